@@ -1,0 +1,100 @@
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
+import type { Config } from './config';
+import { installErrorHandler } from './plugins/errors';
+import { metricsPlugin } from './plugins/metrics';
+import { type RetryOptions, storePlugin } from './plugins/store';
+import { boardRoutes } from './routes/board';
+import { dataRoutes } from './routes/data';
+import { healthRoutes } from './routes/health';
+import { messageRoutes } from './routes/messages';
+import { ErrorSchema } from './schemas';
+import { createStore } from './stores';
+import type { Store } from './stores/store';
+
+export interface AppOptions {
+  config: Config;
+  /** The store to use instead of the one `config` names (tests hand in their own). */
+  store?: Store;
+  /** Pino options; `false` for silence. Defaults to `LOG_LEVEL` on stdout. */
+  logger?: FastifyServerOptions['logger'];
+  /** Backoff of the background connection to the database. */
+  retry?: RetryOptions;
+}
+
+export const BODY_LIMIT = 64 * 1024;
+
+/** One log line per request at `info`, when it completes; its arrival is logged at `debug`. */
+class RequestLogController extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = { method: request.method, url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime };
+    if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else reply.log.info(line, 'request completed');
+  }
+}
+
+/** Builds the web tier, ready to listen or to `inject()`; it never listens itself. */
+export async function buildApp({ config, store, logger, retry }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: logger ?? {
+      level: config.LOG_LEVEL,
+      redact: ['req.headers.authorization', 'req.headers.cookie'],
+    },
+    logController: new RequestLogController(),
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(helmet, {
+    // Plain HTTP behind a load balancer: no HSTS and no upgrade of requests to https.
+    hsts: false,
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        fontSrc: ["'self'"],
+        formAction: ["'self'"],
+        baseUri: ["'self'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'two-tier web tier',
+        description: 'Messages and JSON documents over MySQL, MongoDB or memory',
+        version: '0.1.0',
+      },
+    },
+  });
+  app.addSchema(ErrorSchema);
+  installErrorHandler(app);
+  await app.register(metricsPlugin);
+  await app.register(storePlugin, { store: store ?? createStore(config), retry });
+  await app.register(healthRoutes);
+  await app.register(messageRoutes);
+  await app.register(dataRoutes);
+  await app.register(boardRoutes);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,55 @@
+import envSchema from 'env-schema';
+import { type Static, Type } from 'typebox';
+
+const ConfigSchema = Type.Object({
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 5000 }),
+  DB_ENGINE: Type.Enum(['mysql', 'mongodb', 'memory'], { default: 'memory' }),
+  MYSQL_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  MYSQL_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 3306 }),
+  MYSQL_USER: Type.String({ minLength: 1, default: 'root' }),
+  MYSQL_PASSWORD: Type.String({ default: '' }),
+  MYSQL_DATABASE: Type.String({ pattern: '^[A-Za-z0-9_]{1,64}$', default: 'app' }),
+  MONGODB_URL: Type.String({ pattern: '^mongodb(\\+srv)?://', default: 'mongodb://127.0.0.1:27017' }),
+  MONGODB_DATABASE: Type.String({ pattern: '^[^/\\\\. "$]{1,63}$', default: 'app' }),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+export type DbEngine = Config['DB_ENGINE'];
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Validates the web tier's environment. `source` defaults to `process.env`; tests pass an object.
+ * Unknown variables are ignored; a bad value throws one line that names the variable.
+ */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(ConfigSchema.properties)
+      .filter((name) => source[name] !== undefined)
+      .map((name) => [name, source[name]]),
+  );
+  try {
+    return envSchema<Config>({ schema: structuredClone(ConfigSchema), data: known, env: false });
+  } catch (error) {
+    throw new ConfigError(describe(error));
+  }
+}
+
+interface AjvError {
+  instancePath: string;
+  message?: string;
+  params?: { allowedValues?: unknown[] };
+}
+
+function describe(error: unknown): string {
+  const first = (error as { errors?: AjvError[] }).errors?.[0];
+  if (!first) return `invalid configuration: ${(error as Error).message}`;
+  const name = first.instancePath.replace(/^\//, '');
+  const allowed = first.params?.allowedValues;
+  const rule = allowed ? `must be one of ${allowed.join(', ')}` : first.message;
+  return `invalid configuration: ${name} ${rule}`;
+}

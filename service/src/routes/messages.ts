@@ -1,0 +1,37 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { bodyErrors, MessageSchema, NewMessageSchema, PageQuerySchema, pageHeaders, storeErrors } from '../schemas';
+import { assertMessageText } from '../validation';
+import { listPage } from './paging';
+
+export const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/messages',
+    {
+      schema: {
+        summary: 'Messages, newest first',
+        tags: ['messages'],
+        querystring: PageQuerySchema,
+        response: { 200: { ...Type.Array(MessageSchema), headers: pageHeaders }, ...storeErrors },
+      },
+    },
+    (request, reply) => listPage(app, reply, '/messages', request.query, (query) => app.store.listMessages(query)),
+  );
+
+  app.post(
+    '/messages',
+    {
+      schema: {
+        summary: 'Post a message',
+        tags: ['messages'],
+        body: NewMessageSchema,
+        response: { 201: MessageSchema, ...storeErrors, ...bodyErrors },
+      },
+    },
+    async (request, reply) => {
+      assertMessageText(request.body.message);
+      const created = await app.store.addMessage(request.body.message, new Date());
+      return reply.code(201).send(created);
+    },
+  );
+};

@@ -1,0 +1,61 @@
+import { type Static, Type } from 'typebox';
+
+export const MAX_MESSAGE_LENGTH = 2000;
+export const MAX_DOCUMENT_DEPTH = 32;
+
+export const ErrorSchema = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    error: Type.String(),
+    message: Type.String(),
+  },
+  { $id: 'Error', description: 'A client error (4xx) or an outage (503); nothing was written' },
+);
+
+export const MessageText = Type.String({
+  minLength: 1,
+  maxLength: MAX_MESSAGE_LENGTH,
+  description: 'The text, 1 to 2000 characters, not only white space; stored verbatim',
+});
+
+export const MessageSchema = Type.Object(
+  {
+    id: Type.String({ description: 'Decimal on MySQL and memory, 24 hex digits on MongoDB' }),
+    message: Type.String(),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'Message' },
+);
+
+export const NewMessageSchema = Type.Object({ message: MessageText });
+
+export const DocumentSchema = Type.Object(
+  { id: Type.String({ description: 'Assigned by the server' }) },
+  { additionalProperties: true, $id: 'Document', description: 'The JSON object as it was posted, with its id' },
+);
+
+export const NewDocumentSchema = Type.Object(
+  {},
+  {
+    additionalProperties: true,
+    description: `Any JSON object up to ${MAX_DOCUMENT_DEPTH} levels deep; keys must not start with "$" nor contain "." or NUL; "id" and "_id" are assigned by the server`,
+  },
+);
+
+export const PageQuerySchema = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'Items on this page' }),
+  before: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 24, description: 'Only items older than this id (from a Link header)' }),
+  ),
+});
+
+export type PageQuery = Static<typeof PageQuerySchema>;
+
+export const pageHeaders = Type.Object({
+  link: Type.Optional(Type.String({ description: 'The next, older page: `<…>; rel="next"`' })),
+});
+
+/** Error responses every route that touches the database may give. */
+export const storeErrors = { 400: ErrorSchema, 503: ErrorSchema } as const;
+/** Error responses every route that takes a body may give, besides `storeErrors`. */
+export const bodyErrors = { 413: ErrorSchema, 415: ErrorSchema } as const;

@@ -1,0 +1,23 @@
+import closeWithGrace from 'close-with-grace';
+import { buildApp } from './app';
+import { ConfigError, loadConfig } from './config';
+
+/** How long in-flight requests may take to finish after SIGTERM; Kubernetes' grace period is longer. */
+const DRAIN_MS = 10_000;
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const app = await buildApp({ config });
+  closeWithGrace({ delay: DRAIN_MS, logger: app.log }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error');
+    else app.log.info({ signal }, 'draining: refusing new connections, finishing requests in flight');
+    await app.close();
+  });
+  await app.listen({ host: config.HOST, port: config.PORT });
+}
+
+main().catch((error: unknown) => {
+  const line = error instanceof ConfigError ? error.message : `failed to start: ${(error as Error).message}`;
+  process.stderr.write(`${line}\n`);
+  process.exit(1);
+});
