@@ -1,6 +1,7 @@
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Ajv from 'ajv';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -31,6 +32,15 @@ export interface AppOptions {
 }
 
 export const BODY_LIMIT = 64 * 1024;
+
+/**
+ * Bodies are validated as sent (a number is not a message); query strings and params are text, so
+ * `?limit=10` is coerced to a number. Defaults fill in what was left out.
+ */
+const validators = {
+  body: new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: true, allErrors: false }),
+  text: new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false }),
+};
 
 /** One log line per request at `info`, when it completes; its arrival is logged at `debug`. */
 class RequestLogController extends LogController {
@@ -87,6 +97,11 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
       },
     },
   });
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? validators.body : validators.text).compile(schema),
+  );
+  // Only JSON (and, for the form, urlencoded) bodies are understood; anything else is a 415.
+  app.removeContentTypeParser('text/plain');
   app.addSchema(ErrorSchema);
   installErrorHandler(app);
   await app.register(metricsPlugin);

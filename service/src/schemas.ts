@@ -51,9 +51,10 @@ export const PageQuerySchema = Type.Object({
 
 export type PageQuery = Static<typeof PageQuerySchema>;
 
-export const pageHeaders = Type.Object({
-  link: Type.Optional(Type.String({ description: 'The next, older page: `<…>; rel="next"`' })),
-});
+/** Response headers of a page, in the form @fastify/swagger documents: name to schema. */
+export const pageHeaders = {
+  link: Type.String({ description: 'The next, older page, when there is one: `<…>; rel="next"`' }),
+};
 
 /** Error responses every route that touches the database may give. */
 export const storeErrors = { 400: ErrorSchema, 503: ErrorSchema } as const;

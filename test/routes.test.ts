@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { LightMyRequestResponse } from 'fastify';
+import { assertClientError, startApp, type TestApp } from './support/app';
+import { ENGINES, stopMongoWireServer } from './support/stores';
+
+const json = { 'content-type': 'application/json' };
+
+function nested(depth: number): Record<string, unknown> {
+  let document: Record<string, unknown> = { leaf: true };
+  for (let level = 1; level < depth; level++) document = { child: document };
+  return document;
+}
+
+for (const engine of ENGINES) {
+  describe(`routes on ${engine}`, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startApp(engine);
+    });
+    after(() => t.close());
+
+    const post = (url: string, payload: unknown, headers = json) =>
+      t.app.inject({
+        method: 'POST',
+        url,
+        headers,
+        payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+      });
+    const counts = async () => ({
+      messages: (await t.app.store.listMessages({ limit: 500 })).items.length,
+      documents: (await t.app.store.listDocuments({ limit: 500 })).items.length,
+    });
+
+    /** Runs the requests and checks that none of them wrote anything. */
+    async function writesNothing(requests: () => Promise<void>) {
+      const before = await counts();
+      await requests();
+      assert.deepEqual(await counts(), before, 'a refused request wrote to the database');
+    }
+
+    test('GET /health answers without the database; GET /ready names the engine', async () => {
+      assert.deepEqual((await t.app.inject('/health')).json(), { status: 'ok' });
+      const ready = await t.app.inject('/ready');
+      assert.equal(ready.statusCode, 200);
+      assert.deepEqual(ready.json(), { status: 'ready', engine });
+    });
+
+    test('GET / with Accept: application/json is the JSON welcome', async () => {
+      const response = await t.app.inject({ url: '/', headers: { accept: 'application/json' } });
+      assert.equal(response.statusCode, 200);
+      const body = response.json();
+      assert.deepEqual(Object.keys(body), ['message', 'time']);
+      assert.equal(new Date(body.time).toISOString(), body.time);
+    });
+
+    test('POST /messages then GET /messages: 201 with string id, newest first', async () => {
+      const created = await post('/messages', { message: 'first' });
+      assert.equal(created.statusCode, 201);
+      const body = created.json();
+      assert.deepEqual(Object.keys(body), ['id', 'message', 'createdAt']);
+      assert.equal(typeof body.id, 'string');
+      await post('/messages', { message: 'second' });
+      const list = (await t.app.inject('/messages?limit=2')).json();
+      assert.deepEqual(
+        list.map((m: { message: string }) => m.message),
+        ['second', 'first'],
+      );
+    });
+
+    test('paging follows the Link header to the end and visits every message once', async () => {
+      for (let i = 0; i < 5; i++) await post('/messages', { message: `page item ${i}` });
+      const all = (await t.app.inject('/messages?limit=500')).json().map((m: { id: string }) => m.id);
+      const seen: string[] = [];
+      let url: string | undefined = '/messages?limit=2';
+      while (url) {
+        const response: LightMyRequestResponse = await t.app.inject(url);
+        assert.equal(response.statusCode, 200);
+        seen.push(...response.json().map((m: { id: string }) => m.id));
+        const link = response.headers.link as string | undefined;
+        url = link ? /^<([^>]+)>; rel="next"$/.exec(link)?.[1] : undefined;
+        if (link) assert.ok(url, `malformed Link header: ${link}`);
+      }
+      assert.deepEqual(seen, all);
+    });
+
+    test('POST /data then GET /data returns the document as posted, with its id', async () => {
+      const document = { name: 'test', value: 123, tags: ['a', 'b'], nested: { ok: true } };
+      const created = await post('/data', document);
+      assert.equal(created.statusCode, 201);
+      const { id, ...rest } = created.json();
+      assert.equal(typeof id, 'string');
+      assert.deepEqual(rest, document);
+      const list = await t.app.inject('/data?limit=1');
+      assert.deepEqual(list.json(), [{ ...document, id }]);
+    });
+
+    test('injection strings are stored and returned verbatim as data', async () => {
+      const attacks = ["'; DROP TABLE messages; --", '{"$where": "sleep(1000)"}', "1' OR '1'='1"];
+      for (const message of attacks) assert.equal((await post('/messages', { message })).statusCode, 201);
+      const listed = (await t.app.inject('/messages?limit=3')).json().map((m: { message: string }) => m.message);
+      assert.deepEqual(listed, [...attacks].reverse());
+      const doc = { query: { field: '$ne' }, text: "'; DELETE FROM documents; --" };
+      assert.equal((await post('/data', doc)).statusCode, 201);
+      assert.deepEqual((await t.app.inject('/data?limit=1')).json()[0].query, doc.query);
+    });
+
+    test('the page lists messages escaped, names the engine, and the form post comes back to it', async () => {
+      const response = await post('/submit', `new_message=${encodeURIComponent('<b>bold</b> & "quoted"')}`, {
+        'content-type': 'application/x-www-form-urlencoded',
+      });
+      assert.equal(response.statusCode, 303);
+      assert.equal(response.headers.location, '/');
+      const page = await t.app.inject('/');
+      assert.equal(page.statusCode, 200);
+      assert.match(page.headers['content-type'] as string, /^text\/html/);
+      assert.ok(page.body.includes('&lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot;'), 'the message is not escaped');
+      assert.ok(!page.body.includes('<b>bold</b>'), 'raw HTML from a message reached the page');
+      assert.match(page.body, new RegExp(`data-engine="${engine}"`));
+    });
+
+    test('POST /submit with JSON {"message"} answers 201 like POST /messages', async () => {
+      const response = await post('/submit', { message: 'from json' });
+      assert.equal(response.statusCode, 201);
+      assert.equal(response.json().message, 'from json');
+    });
+
+    test('a refused form post returns the page with the reason and keeps the text', async () => {
+      await writesNothing(async () => {
+        const response = await post('/submit', 'new_message=%20%20%20', {
+          'content-type': 'application/x-www-form-urlencoded',
+        });
+        assert.equal(response.statusCode, 400);
+        assert.match(response.headers['content-type'] as string, /^text\/html/);
+        assert.match(response.body, /message must not be empty or only white space/);
+        assert.match(response.body, /<textarea[^>]*> {3}<\/textarea>/);
+      });
+    });
+
+    test('bad message bodies are 400 or 415 or 413 with a JSON error and write nothing', async () => {
+      await writesNothing(async () => {
+        assertClientError(await post('/messages', '{"message": "unterminated'), 400, /JSON/i);
+        assertClientError(await post('/messages', 'message=hi', { 'content-type': 'text/plain' }), 415);
+        assertClientError(
+          await post('/messages', 'message=hi', { 'content-type': 'application/x-www-form-urlencoded' }),
+          415,
+        );
+        assertClientError(await post('/messages', { message: 'x'.repeat(70_000) }), 413);
+        assertClientError(await post('/messages', {}), 400, /message/);
+        assertClientError(await post('/messages', { message: '' }), 400, /message/);
+        assertClientError(await post('/messages', { message: ' \n\t ' }), 400, /white space/);
+        assertClientError(await post('/messages', { message: 'x'.repeat(2001) }), 400, /2000/);
+        assertClientError(await post('/messages', { message: 42 }), 400, /string/);
+        assertClientError(await post('/messages', 'null'), 400);
+        assertClientError(await post('/messages', ''), 400);
+        assertClientError(await post('/submit', {}), 400, /new_message is required/);
+      });
+    });
+
+    test('a message of exactly 2000 characters is accepted', async () => {
+      assert.equal((await post('/messages', { message: 'y'.repeat(2000) })).statusCode, 201);
+    });
+
+    test('bad documents are refused with the same message on every engine and write nothing', async () => {
+      await writesNothing(async () => {
+        for (const body of ['[1,2]', '"text"', 'null', '42', 'true']) {
+          assertClientError(await post('/data', body), 400, /object/);
+        }
+        assertClientError(await post('/data', nested(33)), 400, /^documents may nest at most 32 levels$/);
+        assertClientError(await post('/data', { $where: 'sleep(1)' }), 400, /^key "\$where" must not start with "\$"$/);
+        assertClientError(await post('/data', { a: [{ $gt: 1 }] }), 400, /^key "\$gt" must not start with "\$"$/);
+        assertClientError(await post('/data', { 'a.b': 1 }), 400, /^key "a\.b" must not contain "\."$/);
+        assertClientError(await post('/data', { deep: { 'x.y': 1 } }), 400, /must not contain "\."/);
+        assertClientError(await post('/data', { 'a\u0000b': 1 }), 400, /must not contain a NUL character/);
+        assertClientError(await post('/data', { _id: 'mine' }), 400, /"_id" is assigned by the server/);
+        assertClientError(await post('/data', { id: 7 }), 400, /"id" is assigned by the server/);
+        assertClientError(await post('/data', '{"__proto__": {"polluted": true}}'), 400);
+        assertClientError(await post('/data', { blob: 'x'.repeat(66_000) }), 413);
+      });
+      assert.equal((await post('/data', nested(32))).statusCode, 201, 'a document 32 levels deep must be accepted');
+    });
+
+    test('paging parameters out of range or malformed are 400', async () => {
+      for (const url of ['/messages?limit=0', '/messages?limit=501', '/messages?limit=abc', '/data?limit=-1']) {
+        assertClientError(await t.app.inject(url), 400, /limit/);
+      }
+      const foreign = engine === 'mongodb' ? '12' : '65f0c0ffee0000000000beef';
+      for (const before of ['abc', '-1', '1.5', foreign, '0']) {
+        assertClientError(await t.app.inject(`/messages?before=${before}`), 400, /before/);
+        assertClientError(await t.app.inject(`/data?before=${before}`), 400, /before/);
+      }
+    });
+
+    test('unknown routes are a 404 JSON error', async () => {
+      assertClientError(await t.app.inject('/nope'), 404);
+    });
+
+    test('security headers: a CSP that allows only the page origin', async () => {
+      const { headers } = await t.app.inject('/');
+      const csp = headers['content-security-policy'] as string;
+      assert.match(csp, /default-src 'self'/);
+      assert.match(csp, /script-src 'self'(;|$)/);
+      assert.doesNotMatch(csp, /https?:|\*|unsafe-inline|unsafe-eval/);
+      assert.equal(headers['x-content-type-options'], 'nosniff');
+      const script = await t.app.inject('/static/app.js');
+      assert.equal(script.statusCode, 200);
+      assert.match(script.headers['content-type'] as string, /javascript/);
+    });
+
+    test('GET /metrics exposes request counts and latency by route and status, store errors and pool state', async () => {
+      await t.app.inject('/messages');
+      const text = (await t.app.inject('/metrics')).body;
+      assert.match(text, /http_requests_total\{method="GET",route="\/messages",status_code="200"\} \d+/);
+      assert.match(text, /http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/messages"/);
+      assert.match(text, /# TYPE store_operation_errors_total counter/);
+      assert.match(text, /store_pool_connections\{state="open"\} \d+/);
+    });
+
+    test('GET /docs/json is an OpenAPI 3 document of every endpoint', async () => {
+      const doc = (await t.app.inject('/docs/json')).json();
+      assert.match(doc.openapi, /^3\./);
+      for (const path of ['/', '/submit', '/messages', '/data', '/health', '/ready']) {
+        assert.ok(doc.paths[path], `${path} is missing from the OpenAPI document`);
+      }
+      assert.ok(doc.paths['/messages'].post.requestBody, 'POST /messages has no request body schema');
+      assert.ok(doc.paths['/messages'].get.responses['200'].headers?.link, 'the Link header is not documented');
+    });
+  });
+}
+
+after(stopMongoWireServer);

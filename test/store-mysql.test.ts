@@ -1,0 +1,4 @@
+import { runStoreContract } from './support/store-contract';
+import { storeFixtures } from './support/stores';
+
+runStoreContract('mysql', storeFixtures.mysql);

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../service/src/app';
+import { loadConfig } from '../../service/src/config';
+import { type Engine, type StoreFixture, storeFixtures } from './stores';
+
+export interface TestApp {
+  app: FastifyInstance;
+  fixture: StoreFixture;
+  close(): Promise<void>;
+}
+
+/** The real app on a fresh database of the given engine, connected and ready. */
+export async function startApp(engine: Engine): Promise<TestApp> {
+  const fixture = await storeFixtures[engine]();
+  const app = await buildApp({
+    config: loadConfig({ DB_ENGINE: engine }),
+    store: fixture.store,
+    logger: false,
+    retry: { initialDelayMs: 20, maxDelayMs: 200 },
+  });
+  await waitFor(async () => (await app.inject('/ready')).statusCode === 200, 'the app to become ready');
+  return {
+    app,
+    fixture,
+    async close() {
+      await app.close();
+      await fixture.drop();
+    },
+  };
+}
+
+export async function waitFor(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A 4xx with the contract's JSON error shape and, when given, a message matching `pattern`. */
+export function assertClientError(response: LightMyRequestResponse, statusCode: number, pattern?: RegExp): void {
+  assert.equal(response.statusCode, statusCode, `expected ${statusCode}, got ${response.statusCode}: ${response.body}`);
+  const body = response.json();
+  assert.deepEqual(Object.keys(body).sort(), ['error', 'message', 'statusCode']);
+  assert.equal(body.statusCode, statusCode);
+  if (pattern) assert.match(body.message, pattern);
+}
