@@ -136,10 +136,10 @@ export class MongoWireServer {
   }
 
   private documents(database: string, collection: string): Document[] {
-    let collections = this.databases.get(database);
-    if (!collections) this.databases.set(database, (collections = new Map()));
-    let documents = collections.get(collection);
-    if (!documents) collections.set(collection, (documents = []));
+    const collections = this.databases.get(database) ?? new Map<string, Document[]>();
+    this.databases.set(database, collections);
+    const documents = collections.get(collection) ?? [];
+    collections.set(collection, documents);
     return documents;
   }
 }
