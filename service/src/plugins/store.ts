@@ -101,6 +101,11 @@ export const storePlugin = fp<StorePluginOptions>(
     app.addHook('preClose', async () => {
       readiness.draining = true;
     });
+    // A response sent while draining closes its connection, so keep-alive clients reconnect elsewhere
+    // and the server's close is not held up by idle connections until their keep-alive timeout.
+    app.addHook('onSend', async (_request, reply) => {
+      if (readiness.draining) reply.header('connection', 'close');
+    });
     app.addHook('onClose', async () => {
       stopped.abort();
       await store.close();

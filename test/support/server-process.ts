@@ -1,0 +1,71 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort } from './ports';
+
+export const REPO = join(__dirname, '..', '..');
+
+/** The web tier as users run it: its own process, configured by environment variables. */
+export class ServerProcess {
+  readonly stdout: string[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<number | null>;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly port: number,
+  ) {
+    child.stdout
+      ?.setEncoding('utf8')
+      .on('data', (chunk: string) => this.stdout.push(...chunk.split('\n').filter(Boolean)));
+    child.stderr
+      ?.setEncoding('utf8')
+      .on('data', (chunk: string) => this.stderr.push(...chunk.split('\n').filter(Boolean)));
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  /** Starts `entry` (the TypeScript server by default) with `env` on top of a minimal environment. */
+  static async start(env: Record<string, string>, entry = join(REPO, 'service', 'src', 'server.ts')) {
+    const port = Number(env.PORT ?? (await freePort()));
+    const child = spawn(process.execPath, [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), entry], {
+      cwd: REPO,
+      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new ServerProcess(child, port);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Pino lines parsed; lines that are not JSON are skipped. */
+  get logs(): Array<Record<string, unknown>> {
+    return this.stdout.flatMap((line) => {
+      try {
+        return [JSON.parse(line)];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  async waitForLog(message: string, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.logs.find((line) => line.msg === message);
+      if (found) return found;
+      if (this.child.exitCode !== null)
+        throw new Error(`the server exited before logging "${message}": ${this.stderr.join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`the server did not log "${message}" within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  async listening(): Promise<void> {
+    await this.waitForLog(`Server listening at ${this.url}`);
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
