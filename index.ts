@@ -1,0 +1,107 @@
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import type { ClusterTarget } from './infra/cluster';
+import { Database, type DbEngine } from './infra/database';
+import { EksCluster } from './infra/eks-cluster';
+import { WebImage } from './infra/image';
+import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
+import { between, oneOf } from './infra/settings';
+import { type Exposure, WebTier } from './infra/web-tier';
+
+const config = new pulumi.Config();
+const stack = pulumi.getStack();
+
+const target = oneOf('target', config.require('target'), ['eks', 'local'] as const);
+const engine = oneOf<DbEngine>('dbEngine', config.require('dbEngine'), ['mysql', 'mongodb']);
+const localCluster = oneOf<LocalClusterKind>('localCluster', config.require('localCluster'), [
+  'kind',
+  'minikube',
+  'docker-desktop',
+]);
+const minReplicas = between('webMinReplicas', config.requireNumber('webMinReplicas'), 1, 100);
+const maxReplicas = between('webMaxReplicas', config.requireNumber('webMaxReplicas'), minReplicas, 100);
+const settings = {
+  namespace: config.get('namespace') || `two-tier-${stack}`,
+  protectData: config.requireBoolean('protectData'),
+  dbVolumeSizeGi: between('dbVolumeSizeGi', config.requireNumber('dbVolumeSizeGi'), 1, 16_384),
+  cpuTargetPercent: between('webCpuTargetPercent', config.requireNumber('webCpuTargetPercent'), 10, 100),
+  nodePort: between('nodePort', config.requireNumber('nodePort'), 30_000, 32_767),
+};
+
+const cluster: ClusterTarget & { kubeconfig?: pulumi.Output<string> } =
+  target === 'eks'
+    ? new EksCluster('cluster', {
+        clusterName: `two-tier-${stack}`,
+        kubernetesVersion: config.require('kubernetesVersion'),
+        instanceType: config.require('instanceType'),
+        nodeCount: between('nodeCount', config.requireNumber('nodeCount'), 1, 100),
+        nodeVolumeSizeGi: between('nodeVolumeSizeGi', config.requireNumber('nodeVolumeSizeGi'), 20, 16_384),
+        controlPlaneLogs: config.requireBoolean('controlPlaneLogs'),
+        protectData: settings.protectData,
+      })
+    : new LocalCluster('cluster', { kind: localCluster, context: config.get('kubeContext') ?? '' });
+
+const namespace = new k8s.core.v1.Namespace(
+  'namespace',
+  {
+    metadata: {
+      name: settings.namespace,
+      // The API server itself refuses any pod that does not meet the "restricted" standard.
+      labels: {
+        'pod-security.kubernetes.io/enforce': 'restricted',
+        'pod-security.kubernetes.io/warn': 'restricted',
+      },
+    },
+  },
+  { provider: cluster.provider, dependsOn: cluster.addons },
+);
+
+const webImage = new WebImage('web', {
+  context: __dirname,
+  dockerfile: 'service/Dockerfile',
+  sources: ['package.json', 'package-lock.json', 'tsconfig.json', 'service'],
+  destination:
+    target === 'eks'
+      ? { kind: 'ecr' }
+      : {
+          kind: 'local',
+          loader: localCluster === 'docker-desktop' ? 'none' : localCluster,
+          kindClusterName: config.require('kindClusterName'),
+        },
+  repositoryName: target === 'eks' ? `two-tier-${stack}/web` : 'two-tier-web',
+});
+
+const database = new Database('db', {
+  engine,
+  namespace: namespace.metadata.name,
+  provider: cluster.provider,
+  storageClassName: cluster.storageClassName,
+  volumeSizeGi: settings.dbVolumeSizeGi,
+  protectData: settings.protectData,
+  password: config.getSecret('dbPassword'),
+  rootPassword: config.getSecret('dbRootPassword'),
+  dependsOn: cluster.addons,
+});
+
+const exposure: Exposure =
+  target === 'eks' || config.requireBoolean('localLoadBalancer')
+    ? { type: 'LoadBalancer' }
+    : { type: 'NodePort', nodePort: settings.nodePort, host: config.require('nodePortHost') };
+
+const web = new WebTier('web', {
+  namespace: namespace.metadata.name,
+  provider: cluster.provider,
+  image: webImage.ref,
+  database,
+  exposure,
+  minReplicas,
+  maxReplicas,
+  cpuTargetPercent: settings.cpuTargetPercent,
+  dependsOn: [...cluster.addons, ...webImage.ready],
+});
+
+export const url = web.url;
+export const kubeconfig = cluster.kubeconfig;
+export const clusterName = cluster.clusterName;
+export const image = webImage.ref;
+export const dbEngine = engine;

@@ -1,0 +1,197 @@
+import * as aws from '@pulumi/aws';
+import * as eks from '@pulumi/eks';
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import type { ClusterTarget } from './cluster';
+
+export interface EksClusterArgs {
+  /** The EKS cluster's name; also names its log group, so destroy can remove that too. */
+  readonly clusterName: string;
+  /** The pinned Kubernetes version of the control plane, e.g. "1.33". */
+  readonly kubernetesVersion: string;
+  /** The node instance type, e.g. "t3.small". */
+  readonly instanceType: string;
+  /** Nodes in the node group: desired and minimum. */
+  readonly nodeCount: number;
+  /** Each node's encrypted root volume, GiB. */
+  readonly nodeVolumeSizeGi: number;
+  /** Whether control-plane logs go to CloudWatch (api, audit, authenticator; kept 7 days). */
+  readonly controlPlaneLogs: boolean;
+  /** The database volume survives destroy: its disks are retained instead of deleted. */
+  readonly protectData: boolean;
+}
+
+const CIDR = '10.42.0.0/16';
+const SUBNETS = ['10.42.0.0/20', '10.42.16.0/20'];
+const STORAGE_CLASS = 'gp3-encrypted';
+
+/**
+ * An EKS cluster with what the seeds were missing: its own VPC with public subnets and no NAT gateway
+ * (it would cost more than both nodes), API authentication and an OIDC provider, the EBS CSI driver
+ * with its own IAM role (without it every claim stays Pending), a default encrypted gp3 class that
+ * binds where the pod lands, and metrics-server so the autoscaler can see CPU.
+ */
+export class EksCluster extends pulumi.ComponentResource implements ClusterTarget {
+  public readonly provider: k8s.Provider;
+  public readonly storageClassName: pulumi.Output<string>;
+  public readonly addons: pulumi.Resource[];
+  public readonly clusterName: pulumi.Output<string>;
+  /** Secret: the kubeconfig for kubectl. */
+  public readonly kubeconfig: pulumi.Output<string>;
+  public readonly cluster: eks.Cluster;
+
+  constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('twotier:infra:EksCluster', name, {}, opts);
+    const parent = { parent: this };
+    const clusterTag = { [`kubernetes.io/cluster/${args.clusterName}`]: 'shared' };
+
+    const vpc = new aws.ec2.Vpc(
+      `${name}-vpc`,
+      { cidrBlock: CIDR, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: args.clusterName } },
+      parent,
+    );
+    const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id }, parent);
+    const routes = new aws.ec2.RouteTable(
+      `${name}-public`,
+      { vpcId: vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', gatewayId: gateway.id }] },
+      parent,
+    );
+    const zones = aws.getAvailabilityZonesOutput({ state: 'available' }, parent);
+    const subnets = SUBNETS.map((cidrBlock, index) => {
+      const subnet = new aws.ec2.Subnet(
+        `${name}-public-${index}`,
+        {
+          vpcId: vpc.id,
+          cidrBlock,
+          availabilityZone: zones.names[index],
+          mapPublicIpOnLaunch: true,
+          // Where the in-tree controller puts internet-facing load balancers.
+          tags: { ...clusterTag, 'kubernetes.io/role/elb': '1', Name: `${args.clusterName}-public-${index}` },
+        },
+        parent,
+      );
+      new aws.ec2.RouteTableAssociation(
+        `${name}-public-${index}`,
+        { subnetId: subnet.id, routeTableId: routes.id },
+        parent,
+      );
+      return subnet;
+    });
+
+    // EKS would create this group itself and leave it behind after destroy; created here, destroy removes it.
+    const logGroup = args.controlPlaneLogs
+      ? new aws.cloudwatch.LogGroup(
+          `${name}-control-plane`,
+          { name: `/aws/eks/${args.clusterName}/cluster`, retentionInDays: 7 },
+          parent,
+        )
+      : undefined;
+
+    this.cluster = new eks.Cluster(
+      `${name}-eks`,
+      {
+        name: args.clusterName,
+        version: args.kubernetesVersion,
+        vpcId: vpc.id,
+        publicSubnetIds: subnets.map((subnet) => subnet.id),
+        instanceType: args.instanceType,
+        desiredCapacity: args.nodeCount,
+        minSize: args.nodeCount,
+        maxSize: args.nodeCount,
+        nodeAssociatePublicIpAddress: true,
+        nodeRootVolumeSize: args.nodeVolumeSizeGi,
+        nodeRootVolumeEncrypted: true,
+        authenticationMode: eks.AuthenticationMode.Api,
+        createOidcProvider: true,
+        enabledClusterLogTypes: args.controlPlaneLogs ? ['api', 'audit', 'authenticator'] : [],
+      },
+      { parent: this, dependsOn: logGroup ? [logGroup] : [] },
+    );
+
+    this.kubeconfig = pulumi.secret(this.cluster.kubeconfigJson);
+    this.clusterName = this.cluster.eksCluster.name;
+    this.provider = new k8s.Provider(
+      `${name}-k8s`,
+      { kubeconfig: this.kubeconfig, enableServerSideApply: true },
+      { parent: this },
+    );
+
+    const ebsCsiRole = new aws.iam.Role(
+      `${name}-ebs-csi`,
+      {
+        description: 'The EBS CSI controller: creates, attaches and deletes the database volume',
+        assumeRolePolicy: pulumi
+          .all([this.cluster.oidcProviderArn, this.cluster.oidcProviderUrl])
+          .apply(([providerArn, providerUrl]) => ebsCsiTrustPolicy(providerArn, providerUrl)),
+      },
+      parent,
+    );
+    const ebsCsiPolicy = new aws.iam.RolePolicyAttachment(
+      `${name}-ebs-csi`,
+      { role: ebsCsiRole.name, policyArn: 'arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy' },
+      parent,
+    );
+    const ebsCsi = new aws.eks.Addon(
+      `${name}-ebs-csi`,
+      {
+        clusterName: this.clusterName,
+        addonName: 'aws-ebs-csi-driver',
+        serviceAccountRoleArn: ebsCsiRole.arn,
+        resolveConflictsOnCreate: 'OVERWRITE',
+        resolveConflictsOnUpdate: 'OVERWRITE',
+      },
+      { parent: this, dependsOn: [this.cluster, ebsCsiPolicy] },
+    );
+    const metricsServer = new aws.eks.Addon(
+      `${name}-metrics-server`,
+      { clusterName: this.clusterName, addonName: 'metrics-server', resolveConflictsOnCreate: 'OVERWRITE' },
+      { parent: this, dependsOn: [this.cluster] },
+    );
+
+    const storageClass = new k8s.storage.v1.StorageClass(
+      `${name}-gp3`,
+      {
+        metadata: {
+          name: STORAGE_CLASS,
+          annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+        },
+        provisioner: 'ebs.csi.aws.com',
+        parameters: { type: 'gp3', encrypted: 'true', 'csi.storage.k8s.io/fstype': 'ext4' },
+        // Bind where the pod is scheduled, so the volume is created in the node's zone.
+        volumeBindingMode: 'WaitForFirstConsumer',
+        reclaimPolicy: args.protectData ? 'Retain' : 'Delete',
+        allowVolumeExpansion: true,
+      },
+      { parent: this, provider: this.provider, dependsOn: [ebsCsi] },
+    );
+
+    this.storageClassName = storageClass.metadata.name;
+    this.addons = [ebsCsi, metricsServer, storageClass];
+    this.registerOutputs({
+      clusterName: this.clusterName,
+      kubeconfig: this.kubeconfig,
+      storageClassName: this.storageClassName,
+    });
+  }
+}
+
+/** Only the EBS CSI controller's service account, through the cluster's OIDC provider, may take the role. */
+function ebsCsiTrustPolicy(providerArn: string, providerUrl: string): string {
+  const issuer = providerUrl.replace(/^https:\/\//, '');
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { Federated: providerArn },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Condition: {
+          StringEquals: {
+            [`${issuer}:sub`]: 'system:serviceaccount:kube-system:ebs-csi-controller-sa',
+            [`${issuer}:aud`]: 'sts.amazonaws.com',
+          },
+        },
+      },
+    ],
+  });
+}

@@ -1,0 +1,195 @@
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import type { Database } from './database';
+import { APP_DATABASE } from './database';
+import { restrictedContainer, restrictedPod, tierLabels } from './labels';
+
+export type Exposure =
+  | { readonly type: 'LoadBalancer' }
+  | { readonly type: 'NodePort'; readonly nodePort: number; readonly host: string };
+
+export interface WebTierArgs {
+  /** The namespace of the stack. */
+  readonly namespace: pulumi.Input<string>;
+  /** The cluster's Kubernetes provider. */
+  readonly provider: k8s.Provider;
+  /** The image reference the pods run (by digest on ECR). */
+  readonly image: pulumi.Input<string>;
+  /** The database tier it connects to, by its Service's DNS name and Secret. */
+  readonly database: Database;
+  /** A cloud load balancer (port 80), or a NodePort on a local cluster. */
+  readonly exposure: Exposure;
+  /** The autoscaler's floor and ceiling, and its CPU target in percent of the request. */
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly cpuTargetPercent: number;
+  /** What must exist first and be deleted last (the cluster's add-ons, the image load). */
+  readonly dependsOn?: pulumi.Resource[];
+}
+
+export const WEB_PORT = 5000;
+export const WEB_UID = 10001;
+/** Requests and limits from the service's measured footprint (peak RSS under load stays under 120 MiB). */
+export const WEB_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
+/** The pause before SIGTERM, while endpoints and load balancers stop sending new requests. */
+export const PRE_STOP_SECONDS = 5;
+/** The service drains for up to 10 s after SIGTERM; the grace period covers the pause and the drain. */
+export const GRACE_PERIOD_SECONDS = 30;
+
+/**
+ * The web tier: a Deployment the autoscaler sizes (2 to 5 replicas at 70% CPU by default), rolled
+ * without ever dropping below the ready count, spread across nodes, kept at one pod at least by a
+ * disruption budget, and exposed by a load balancer on EKS or a NodePort locally.
+ */
+export class WebTier extends pulumi.ComponentResource {
+  public readonly serviceName: pulumi.Output<string>;
+  /** What a person opens. */
+  public readonly url: pulumi.Output<string>;
+
+  constructor(name: string, args: WebTierArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('twotier:infra:WebTier', name, {}, opts);
+    const labels = tierLabels('web');
+    const k8sOpts = { parent: this, provider: args.provider };
+    const metadata = (suffix: string) => ({ name: `${name}-${suffix}`, namespace: args.namespace, labels });
+    const db = args.database;
+    const fromSecret = (key: string) => ({ secretKeyRef: { name: db.secretName, key } });
+
+    const databaseEnv =
+      db.engine === 'mysql'
+        ? [
+            { name: 'MYSQL_HOST', value: db.host },
+            { name: 'MYSQL_PORT', value: String(db.port) },
+            { name: 'MYSQL_USER', valueFrom: fromSecret('username') },
+            { name: 'MYSQL_PASSWORD', valueFrom: fromSecret('password') },
+            { name: 'MYSQL_DATABASE', value: APP_DATABASE },
+          ]
+        : [
+            { name: 'MONGODB_URL', valueFrom: fromSecret('url') },
+            { name: 'MONGODB_DATABASE', value: APP_DATABASE },
+          ];
+
+    const httpProbe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+      httpGet: { path, port: 'http' },
+      periodSeconds,
+      timeoutSeconds: 2,
+      failureThreshold,
+    });
+
+    const deployment = new k8s.apps.v1.Deployment(
+      `${name}-deployment`,
+      {
+        metadata: metadata('web'),
+        spec: {
+          // No replicas here: the autoscaler owns the count, and `up` must not reset it.
+          selector: { matchLabels: labels },
+          strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+          template: {
+            metadata: { labels },
+            spec: {
+              automountServiceAccountToken: false,
+              securityContext: restrictedPod(WEB_UID),
+              terminationGracePeriodSeconds: GRACE_PERIOD_SECONDS,
+              topologySpreadConstraints: [
+                {
+                  maxSkew: 1,
+                  topologyKey: 'kubernetes.io/hostname',
+                  whenUnsatisfiable: 'ScheduleAnyway',
+                  labelSelector: { matchLabels: labels },
+                },
+              ],
+              containers: [
+                {
+                  name: 'web',
+                  image: args.image,
+                  imagePullPolicy: 'IfNotPresent',
+                  ports: [{ name: 'http', containerPort: WEB_PORT }],
+                  env: [
+                    { name: 'HOST', value: '0.0.0.0' },
+                    { name: 'PORT', value: String(WEB_PORT) },
+                    { name: 'DB_ENGINE', value: db.engine },
+                    { name: 'LOG_LEVEL', value: 'info' },
+                    ...databaseEnv,
+                  ],
+                  startupProbe: httpProbe('/health', 1, 30),
+                  livenessProbe: httpProbe('/health', 10, 3),
+                  readinessProbe: httpProbe('/ready', 5, 2),
+                  lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
+                  resources: WEB_RESOURCES,
+                  securityContext: restrictedContainer,
+                },
+              ],
+            },
+          },
+        },
+      },
+      { ...k8sOpts, dependsOn: args.dependsOn },
+    );
+
+    const service = new k8s.core.v1.Service(
+      `${name}-service`,
+      {
+        metadata: metadata('web'),
+        spec:
+          args.exposure.type === 'LoadBalancer'
+            ? { type: 'LoadBalancer', selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] }
+            : {
+                type: 'NodePort',
+                selector: labels,
+                ports: [{ name: 'http', port: 80, targetPort: 'http', nodePort: args.exposure.nodePort }],
+              },
+      },
+      // Deleted before the add-ons and the cluster, so the controller can still remove the load balancer.
+      { ...k8sOpts, dependsOn: [deployment, ...(args.dependsOn ?? [])] },
+    );
+    this.serviceName = service.metadata.name;
+
+    new k8s.autoscaling.v2.HorizontalPodAutoscaler(
+      `${name}-hpa`,
+      {
+        metadata: metadata('web'),
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name },
+          minReplicas: args.minReplicas,
+          maxReplicas: args.maxReplicas,
+          metrics: [
+            {
+              type: 'Resource',
+              resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: args.cpuTargetPercent } },
+            },
+          ],
+        },
+      },
+      k8sOpts,
+    );
+
+    new k8s.policy.v1.PodDisruptionBudget(
+      `${name}-pdb`,
+      { metadata: metadata('web'), spec: { minAvailable: 1, selector: { matchLabels: labels } } },
+      k8sOpts,
+    );
+
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-allow-http`,
+      {
+        metadata: metadata('allow-http'),
+        spec: {
+          podSelector: { matchLabels: labels },
+          policyTypes: ['Ingress'],
+          ingress: [{ ports: [{ protocol: 'TCP', port: WEB_PORT }] }],
+        },
+      },
+      k8sOpts,
+    );
+
+    const exposure = args.exposure;
+    this.url =
+      exposure.type === 'NodePort'
+        ? pulumi.output(`http://${exposure.host}:${exposure.nodePort}`)
+        : service.status.loadBalancer.ingress.apply((ingress) => {
+            const address = ingress?.[0]?.hostname ?? ingress?.[0]?.ip;
+            return address ? `http://${address}` : 'the load balancer has no address yet';
+          });
+
+    this.registerOutputs({ serviceName: this.serviceName, url: this.url });
+  }
+}

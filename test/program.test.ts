@@ -1,0 +1,349 @@
+import assert from 'node:assert/strict';
+import { dirname } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { type Container, containers, kubernetesObjects, schemaError, workloadOf, workloads } from './support/manifests';
+import { ofType, one, type ProgramRun, runProgram } from './support/program';
+import { GENERATED_PASSWORD_PREFIX, LOAD_BALANCER_HOSTNAME, MOCK_DIGEST } from './support/program-mocks';
+import { REPO } from './support/server-process';
+import { stackConfig, stackFileKeys } from './support/stack-config';
+
+const RUNS = [
+  { stack: 'dev', engine: 'mysql' },
+  { stack: 'dev', engine: 'mongodb' },
+  { stack: 'eks', engine: 'mysql' },
+  { stack: 'eks', engine: 'mongodb' },
+] as const;
+
+const runs = new Map<string, ProgramRun>();
+const key = (stack: string, engine: string) => `${stack}/${engine}`;
+
+before(async () => {
+  await Promise.all(
+    RUNS.map(async ({ stack, engine }) => runs.set(key(stack, engine), await runProgram(stack, { dbEngine: engine }))),
+  );
+});
+
+for (const { stack, engine } of RUNS) {
+  describe(`pulumi program: stack ${stack}, ${engine}`, () => {
+    let run: ProgramRun;
+    before(() => {
+      run = runs.get(key(stack, engine)) as ProgramRun;
+      assert.deepEqual(run.errors, [], 'the program failed under mocks');
+    });
+
+    test('exports the stack outputs of the contract', () => {
+      assert.deepEqual(
+        Object.keys(run.outputs).sort(),
+        stack === 'eks'
+          ? ['clusterName', 'dbEngine', 'image', 'kubeconfig', 'url']
+          : ['clusterName', 'dbEngine', 'image', 'url'],
+      );
+      assert.equal(run.outputs.dbEngine?.value, engine);
+      if (stack === 'eks') assert.equal(run.outputs.kubeconfig?.secret, true, 'kubeconfig must be a secret output');
+    });
+
+    test('url is what a person opens: the load balancer (eks) or the NodePort (local)', () => {
+      const expected = stack === 'eks' ? `http://${LOAD_BALANCER_HOSTNAME}` : 'http://localhost:30004';
+      assert.equal(run.outputs.url?.value, expected);
+      const service = one(run, 'kubernetes:core/v1:Service', 'web-service');
+      if (stack === 'eks') {
+        assert.equal(service.inputs.spec.type, 'LoadBalancer');
+        assert.deepEqual(service.inputs.spec.ports, [{ name: 'http', port: 80, targetPort: 'http' }]);
+      } else {
+        assert.equal(service.inputs.spec.type, 'NodePort');
+        assert.equal(service.inputs.spec.ports[0].nodePort, 30004);
+      }
+    });
+
+    test('everything Kubernetes lives in the stack namespace, deployed with the cluster provider', () => {
+      const namespace = one(run, 'kubernetes:core/v1:Namespace');
+      assert.equal(namespace.inputs.metadata.name, `two-tier-${stack}`);
+      assert.equal(namespace.inputs.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
+      for (const object of kubernetesObjects(run)) {
+        if (['Namespace', 'StorageClass'].includes(object.inputs.kind)) continue;
+        assert.equal(object.inputs.metadata.namespace, `two-tier-${stack}`, `${object.name} is outside the namespace`);
+      }
+      for (const object of kubernetesObjects(run)) {
+        assert.match(
+          object.provider,
+          /pulumi:providers:kubernetes::cluster-k8s::/,
+          `${object.name} has no cluster provider`,
+        );
+      }
+    });
+
+    test('the web tier reaches the database by its Service name, never an IP', () => {
+      const dbService = one(run, 'kubernetes:core/v1:Service', 'db-service');
+      const expectedHost = `${dbService.inputs.metadata.name}.two-tier-${stack}.svc.cluster.local`;
+      const web = containers(one(run, 'kubernetes:apps/v1:Deployment'))[0];
+      const env = Object.fromEntries(web?.env.map((e: { name: string }) => [e.name, e]));
+      assert.equal(env.DB_ENGINE.value, engine);
+      if (engine === 'mysql') {
+        assert.equal(env.MYSQL_HOST.value, expectedHost);
+        assert.doesNotMatch(env.MYSQL_HOST.value, /\d+\.\d+\.\d+\.\d+/);
+      } else {
+        const secret = one(run, 'kubernetes:core/v1:Secret');
+        assert.match(secret.inputs.stringData.url, new RegExp(`@${expectedHost.replaceAll('.', '\\.')}:27017/app\\?`));
+        assert.deepEqual(env.MONGODB_URL.valueFrom, {
+          secretKeyRef: { name: secret.inputs.metadata.name, key: 'url' },
+        });
+      }
+    });
+
+    test('every secretKeyRef names the Secret and a key it has', () => {
+      const secret = one(run, 'kubernetes:core/v1:Secret');
+      const keys = Object.keys(secret.inputs.stringData);
+      let references = 0;
+      for (const workload of workloads(run)) {
+        for (const container of containers(workload)) {
+          for (const variable of container.env ?? []) {
+            const ref = variable.valueFrom?.secretKeyRef;
+            if (!ref) continue;
+            references++;
+            assert.equal(ref.name, secret.inputs.metadata.name, `${variable.name} names another Secret`);
+            assert.ok(keys.includes(ref.key), `${variable.name} reads key "${ref.key}", which the Secret lacks`);
+          }
+        }
+      }
+      assert.ok(references >= 3, 'passwords must come from the Secret');
+    });
+
+    test('every Service selects pods, and its targetPort is a port those pods declare', () => {
+      for (const service of ofType(run, 'kubernetes:core/v1:Service')) {
+        const workload = workloadOf(run, service);
+        assert.ok(workload, `Service ${service.name} selects no workload's pods`);
+        const ports = containers(workload).flatMap((c) => c.ports);
+        for (const port of service.inputs.spec.ports) {
+          assert.ok(
+            ports.some(
+              (p: { name: string; containerPort: number }) =>
+                p.name === port.targetPort || p.containerPort === port.targetPort,
+            ),
+            `Service ${service.name} targets port ${port.targetPort}, which no container declares`,
+          );
+        }
+      }
+    });
+
+    test('probe ports are declared container ports; the web tier probes /health, /ready and starts up', () => {
+      for (const workload of workloads(run)) {
+        for (const container of containers(workload)) {
+          const names = container.ports.map((p: { name: string }) => p.name);
+          for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
+            assert.ok(container[probe], `${workload.name} has no ${probe}`);
+            const port = container[probe].httpGet?.port;
+            if (port !== undefined)
+              assert.ok(names.includes(port), `${workload.name} ${probe} probes undeclared ${port}`);
+          }
+        }
+      }
+      const web = containers(one(run, 'kubernetes:apps/v1:Deployment'))[0] as Container;
+      assert.equal(web.livenessProbe.httpGet.path, '/health');
+      assert.equal(web.readinessProbe.httpGet.path, '/ready');
+      assert.equal(web.ports[0].containerPort, 5000);
+    });
+
+    test('the database is probed by logging in with the application credentials, not by HTTP or TCP alone', () => {
+      const db = containers(one(run, 'kubernetes:apps/v1:StatefulSet'))[0] as Container;
+      for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+        assert.equal(db[probe].httpGet, undefined);
+        assert.equal(db[probe].tcpSocket, undefined);
+        const script = db[probe].exec.command.join(' ');
+        assert.match(
+          script,
+          engine === 'mysql' ? /mysql .*-u "\$MYSQL_USER"/ : /mongosh .*-u "\$APP_USER" -p "\$APP_PASSWORD"/,
+        );
+      }
+      assert.ok(db.startupProbe.periodSeconds * db.startupProbe.failureThreshold >= 300, 'first boot needs room');
+      assert.match(db.image, engine === 'mysql' ? /^mysql:8\.4\.\d+$/ : /^mongo:8\.0\.\d+$/);
+    });
+
+    test('the StatefulSet names its headless Service and mounts a claim of the configured size', () => {
+      const statefulSet = one(run, 'kubernetes:apps/v1:StatefulSet');
+      const headless = one(run, 'kubernetes:core/v1:Service', 'db-headless');
+      assert.equal(headless.inputs.spec.clusterIP, 'None');
+      assert.equal(statefulSet.inputs.spec.serviceName, headless.inputs.metadata.name);
+      const claim = one(run, 'kubernetes:core/v1:PersistentVolumeClaim');
+      assert.equal(claim.inputs.spec.resources.requests.storage, '1Gi');
+      assert.equal(claim.inputs.spec.storageClassName, stack === 'eks' ? 'gp3-encrypted' : 'standard');
+      const volumes = statefulSet.inputs.spec.template.spec.volumes;
+      assert.ok(volumes.some((v: Container) => v.persistentVolumeClaim?.claimName === claim.inputs.metadata.name));
+      assert.ok(!volumes.some((v: Container) => v.hostPath), 'hostPath volumes do not survive on managed nodes');
+    });
+
+    test('the database is never reachable from outside the cluster', () => {
+      for (const name of ['db-service', 'db-headless']) {
+        const type = one(run, 'kubernetes:core/v1:Service', name).inputs.spec.type ?? 'ClusterIP';
+        assert.equal(type, 'ClusterIP', `${name} is exposed as ${type}`);
+      }
+    });
+
+    test('the web tier: HPA 2 to 5 at 70% CPU owns replicas, rolling updates keep the ready count, PDB, spread', () => {
+      const deployment = one(run, 'kubernetes:apps/v1:Deployment');
+      assert.equal(deployment.inputs.spec.replicas, undefined, 'the Deployment must leave replicas to the autoscaler');
+      assert.deepEqual(deployment.inputs.spec.strategy.rollingUpdate, { maxUnavailable: 0, maxSurge: 1 });
+      const hpa = one(run, 'kubernetes:autoscaling/v2:HorizontalPodAutoscaler');
+      assert.equal(hpa.inputs.spec.scaleTargetRef.name, deployment.inputs.metadata.name);
+      assert.deepEqual([hpa.inputs.spec.minReplicas, hpa.inputs.spec.maxReplicas], [2, 5]);
+      assert.equal(hpa.inputs.spec.metrics[0].resource.target.averageUtilization, 70);
+      const pdb = one(run, 'kubernetes:policy/v1:PodDisruptionBudget');
+      assert.equal(pdb.inputs.spec.minAvailable, 1);
+      const pod = deployment.inputs.spec.template.spec;
+      assert.equal(pod.topologySpreadConstraints[0].topologyKey, 'kubernetes.io/hostname');
+      const web = pod.containers[0];
+      assert.ok(
+        pod.terminationGracePeriodSeconds > web.lifecycle.preStop.sleep.seconds + 10,
+        'grace < preStop + drain',
+      );
+    });
+
+    test('no secret value is a literal env value, a manifest literal or a stack output', () => {
+      const secretValues = run.resources
+        .filter((r) => r.type === 'random:index/randomPassword:RandomPassword')
+        .map((r) => `${GENERATED_PASSWORD_PREFIX}${r.name}`);
+      assert.equal(secretValues.length, 2);
+      for (const workload of workloads(run)) {
+        const text = JSON.stringify(workload.inputs);
+        for (const value of secretValues)
+          assert.ok(!text.includes(value), `${workload.name} holds a password literally`);
+      }
+      const outputs = JSON.stringify(run.outputs);
+      for (const value of secretValues) assert.ok(!outputs.includes(value), 'a password appears in the stack outputs');
+      for (const workload of workloads(run)) {
+        for (const container of containers(workload)) {
+          for (const variable of container.env ?? []) {
+            if (/PASSWORD|SECRET|TOKEN|MONGODB_URL/.test(variable.name)) {
+              assert.equal(variable.value, undefined, `${variable.name} has a literal value`);
+            }
+          }
+        }
+      }
+    });
+
+    test('every Kubernetes object validates against the Kubernetes OpenAPI schema', async () => {
+      const objects = kubernetesObjects(run);
+      assert.ok(objects.length >= 10);
+      for (const object of objects)
+        assert.equal(await schemaError(object), undefined, `${object.inputs.kind} ${object.name}`);
+    });
+
+    if (stack === 'eks') {
+      test('eks: one EKS cluster of t3.small, desired 2, min 2, a pinned version, API auth and OIDC', () => {
+        const cluster = one(run, 'eks:index:Cluster');
+        assert.equal(cluster.inputs.instanceType, 't3.small');
+        assert.equal(cluster.inputs.desiredCapacity, 2);
+        assert.equal(cluster.inputs.minSize, 2);
+        assert.equal(cluster.inputs.version, '1.33');
+        assert.equal(cluster.inputs.authenticationMode, 'API');
+        assert.equal(cluster.inputs.createOidcProvider, true);
+        assert.equal(cluster.inputs.name, 'two-tier-eks');
+        assert.equal(ofType(run, 'aws:ec2/natGateway:NatGateway').length, 0, 'no NAT gateway by default');
+      });
+
+      test('eks: the EBS CSI add-on runs with its own IAM role, and metrics-server is installed', () => {
+        const addon = one(run, 'aws:eks/addon:Addon', 'cluster-ebs-csi');
+        const role = one(run, 'aws:iam/role:Role', 'cluster-ebs-csi');
+        assert.equal(addon.inputs.addonName, 'aws-ebs-csi-driver');
+        assert.equal(addon.inputs.serviceAccountRoleArn, `arn:aws:iam::123456789012:role/${role.name}`);
+        assert.match(role.inputs.assumeRolePolicy, /system:serviceaccount:kube-system:ebs-csi-controller-sa/);
+        assert.match(role.inputs.assumeRolePolicy, /oidc\.eks\.ap-south-1\.amazonaws\.com\/id\/EXAMPLE:aud/);
+        const attachment = one(run, 'aws:iam/rolePolicyAttachment:RolePolicyAttachment');
+        assert.equal(attachment.inputs.policyArn, 'arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy');
+        assert.equal(one(run, 'aws:eks/addon:Addon', 'cluster-metrics-server').inputs.addonName, 'metrics-server');
+      });
+
+      test('eks: the default StorageClass is encrypted gp3 on the CSI driver, bound where the pod lands', () => {
+        const storageClass = one(run, 'kubernetes:storage.k8s.io/v1:StorageClass');
+        assert.equal(storageClass.inputs.provisioner, 'ebs.csi.aws.com');
+        assert.equal(storageClass.inputs.parameters.type, 'gp3');
+        assert.equal(storageClass.inputs.parameters.encrypted, 'true');
+        assert.equal(storageClass.inputs.volumeBindingMode, 'WaitForFirstConsumer');
+        assert.equal(storageClass.inputs.metadata.annotations['storageclass.kubernetes.io/is-default-class'], 'true');
+      });
+
+      test('eks: the image is built for linux/amd64 without a preview build, pushed to ECR, referenced by digest', () => {
+        const repository = one(run, 'aws:ecr/repository:Repository');
+        assert.equal(repository.inputs.forceDelete, true);
+        assert.equal(repository.inputs.imageScanningConfiguration.scanOnPush, true);
+        one(run, 'aws:ecr/lifecyclePolicy:LifecyclePolicy');
+        const image = one(run, 'docker:index/image:Image');
+        assert.equal(image.inputs.build.platform, 'linux/amd64');
+        assert.equal(image.inputs.buildOnPreview, false);
+        assert.equal(image.inputs.registry.server, `123456789012.dkr.ecr.ap-south-1.amazonaws.com/two-tier-eks/web`);
+        assert.ok(
+          run.outputs.image?.value?.toString().endsWith(`@${MOCK_DIGEST}`),
+          'the image output is not by digest',
+        );
+        const web = containers(one(run, 'kubernetes:apps/v1:Deployment'))[0];
+        assert.equal(web?.image, run.outputs.image?.value);
+      });
+
+      test('eks: the region is ap-south-1 from the stack file', () => {
+        assert.equal(stackConfig(REPO, 'eks').config['aws:region'], 'ap-south-1');
+        for (const resource of run.resources)
+          assert.equal(resource.inputs.region, undefined, `${resource.name} overrides the region`);
+      });
+    } else {
+      test('local: no AWS or EKS resource at all; the image is loaded into kind with a content tag', () => {
+        const cloud = run.resources.filter((r) => /^(aws|eks):/.test(r.type) || r.type === 'pulumi:providers:aws');
+        assert.deepEqual(
+          cloud.map((r) => r.type),
+          [],
+        );
+        const image = one(run, 'docker:index/image:Image');
+        assert.equal(image.inputs.skipPush, true);
+        assert.match(image.inputs.imageName, /^two-tier-web:[0-9a-f]{12}$/);
+        const load = one(run, 'command:local:Command');
+        assert.equal(load.inputs.create, `kind load docker-image ${image.inputs.imageName} --name kind`);
+        const deployment = one(run, 'kubernetes:apps/v1:Deployment');
+        assert.ok(deployment.dependencies.includes(load.urn), 'pods could start before the image is in kind');
+      });
+    }
+  });
+}
+
+describe('pulumi program: configuration', () => {
+  test('a wrong dbEngine or target fails with one line naming the key and the allowed values', async () => {
+    const badEngine = await runProgram('dev', { dbEngine: 'postgres' });
+    assert.deepEqual(badEngine.errors, [
+      'config two-tier:dbEngine must be one of mysql, mongodb; it is "postgres" (set it with: pulumi config set dbEngine <value>)',
+    ]);
+    const badTarget = await runProgram('dev', { target: 'gke' });
+    assert.deepEqual(badTarget.errors, [
+      'config two-tier:target must be one of eks, local; it is "gke" (set it with: pulumi config set target <value>)',
+    ]);
+    assert.equal(badTarget.resources.length, 0, 'resources were registered before the config was checked');
+  });
+
+  test('passwords set with `pulumi config set --secret` are used instead of generated ones', async () => {
+    const run = await runProgram('dev', { dbPassword: 'brought-my-own-1', dbRootPassword: 'brought-my-own-2' }, [
+      'dbPassword',
+      'dbRootPassword',
+    ]);
+    assert.deepEqual(run.errors, []);
+    assert.equal(ofType(run, 'random:index/randomPassword:RandomPassword').length, 0);
+    const secret = one(run, 'kubernetes:core/v1:Secret');
+    assert.equal(secret.inputs.stringData.password, 'brought-my-own-1');
+    assert.ok(!JSON.stringify(run.outputs).includes('brought-my-own'));
+  });
+
+  test('every key the stack files set is declared, with a default or a description, in Pulumi.yaml', () => {
+    for (const stack of ['dev', 'eks']) {
+      const declared = Object.keys(stackConfig(REPO, stack).config);
+      for (const keyName of stackFileKeys(REPO, stack))
+        assert.ok(declared.includes(keyName), `${keyName} is not declared`);
+    }
+  });
+
+  test('exactly one copy of @pulumi/pulumi is installed (a nested copy makes mocks miss resources)', () => {
+    const root = require.resolve('@pulumi/pulumi');
+    for (const pkg of ['aws', 'eks', 'kubernetes', 'docker', 'random', 'command']) {
+      const from = dirname(require.resolve(`@pulumi/${pkg}/package.json`));
+      assert.equal(
+        require.resolve('@pulumi/pulumi', { paths: [from] }),
+        root,
+        `@pulumi/${pkg} has its own @pulumi/pulumi`,
+      );
+    }
+  });
+});
