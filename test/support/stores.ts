@@ -23,6 +23,13 @@ export const MYSQL = {
   password: process.env.MYSQL_PASSWORD ?? '',
 };
 
+/** Removes a test database from the machine's MariaDB. */
+export async function dropMysqlDatabase(database: string): Promise<void> {
+  const connection = await mysql.createConnection(MYSQL);
+  await connection.query(`DROP DATABASE IF EXISTS \`${database}\``);
+  await connection.end();
+}
+
 let databases = 0;
 function uniqueName(): string {
   return `two_tier_test_${process.pid}_${++databases}`;
@@ -59,14 +66,7 @@ export const storeFixtures: Record<Engine, () => Promise<StoreFixture>> = {
 
   async mysql() {
     const database = uniqueName();
-    return {
-      store: new MysqlStore({ ...MYSQL, database }),
-      async drop() {
-        const connection = await mysql.createConnection(MYSQL);
-        await connection.query(`DROP DATABASE IF EXISTS \`${database}\``);
-        await connection.end();
-      },
-    };
+    return { store: new MysqlStore({ ...MYSQL, database }), drop: () => dropMysqlDatabase(database) };
   },
 
   async mongodb() {
