@@ -133,15 +133,6 @@ test('the assembled image starts with plain node, is healthy and ready on MySQL,
     assert.equal(await server.exited, 0);
   } finally {
     server.kill();
-    await run('mysql', [
-      '-h',
-      MYSQL.host,
-      '-P',
-      String(MYSQL.port),
-      '-u',
-      MYSQL.user,
-      '-e',
-      `DROP DATABASE IF EXISTS ${database}`,
-    ]);
+    await dropMysqlDatabase(database);
   }
 });
