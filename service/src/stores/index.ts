@@ -1,13 +1,14 @@
 import type { Config } from '../config';
-import { MemoryStore } from './memory';
-import { MongoStore } from './mongodb';
-import { MysqlStore } from './mysql';
 import type { Store } from './store';
 
-/** Picks the adapter for `DB_ENGINE`; nothing is contacted until `connect()`. */
-export function createStore(config: Config): Store {
+/**
+ * Picks the adapter for `DB_ENGINE`; nothing is contacted until `connect()`. Only the chosen
+ * adapter's driver is loaded, which keeps the other driver's code out of the process's memory.
+ */
+export async function createStore(config: Config): Promise<Store> {
   switch (config.DB_ENGINE) {
-    case 'mysql':
+    case 'mysql': {
+      const { MysqlStore } = await import('./mysql.js');
       return new MysqlStore({
         host: config.MYSQL_HOST,
         port: config.MYSQL_PORT,
@@ -15,9 +16,14 @@ export function createStore(config: Config): Store {
         password: config.MYSQL_PASSWORD,
         database: config.MYSQL_DATABASE,
       });
-    case 'mongodb':
+    }
+    case 'mongodb': {
+      const { MongoStore } = await import('./mongodb.js');
       return new MongoStore({ url: config.MONGODB_URL, database: config.MONGODB_DATABASE });
-    case 'memory':
+    }
+    case 'memory': {
+      const { MemoryStore } = await import('./memory.js');
       return new MemoryStore();
+    }
   }
 }

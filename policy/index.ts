@@ -1,0 +1,32 @@
+import { PolicyPack } from '@pulumi/policy';
+import { RESOURCE_RULES, STACK_RULES } from './rules';
+
+new PolicyPack('two-tier', {
+  policies: [
+    ...RESOURCE_RULES.map((rule) => ({
+      name: rule.name,
+      description: rule.description,
+      enforcementLevel: rule.enforcementLevel,
+      validateResource: (
+        args: { type: string; name: string; props: Record<string, unknown> },
+        reportViolation: (message: string) => void,
+      ) => {
+        for (const violation of rule.check({ type: args.type, name: args.name, props: args.props }))
+          reportViolation(violation);
+      },
+    })),
+    ...STACK_RULES.map((rule) => ({
+      name: rule.name,
+      description: rule.description,
+      enforcementLevel: rule.enforcementLevel,
+      validateStack: (
+        args: { resources: Array<{ type: string; name: string; props: Record<string, unknown> }> },
+        reportViolation: (message: string) => void,
+      ) => {
+        for (const violation of rule.check(args.resources.map(({ type, name, props }) => ({ type, name, props })))) {
+          reportViolation(violation);
+        }
+      },
+    })),
+  ],
+});

@@ -1,0 +1,280 @@
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { type PolicyResource, RESOURCE_RULES, STACK_RULES } from '../policy/rules';
+import { type ProgramRun, runProgram } from './support/program';
+
+const RUNS = [
+  ['dev', 'mysql'],
+  ['dev', 'mongodb'],
+  ['eks', 'mysql'],
+  ['eks', 'mongodb'],
+] as const;
+
+function asPolicyResources(run: ProgramRun): PolicyResource[] {
+  return run.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
+}
+
+/** Every violation of every rule, as "rule: message". */
+function violations(resources: PolicyResource[]): string[] {
+  return [
+    ...RESOURCE_RULES.flatMap((rule) => resources.flatMap((r) => rule.check(r).map((v) => `${rule.name}: ${v}`))),
+    ...STACK_RULES.flatMap((rule) => rule.check(resources).map((v) => `${rule.name}: ${v}`)),
+  ];
+}
+
+const runs = new Map<string, PolicyResource[]>();
+
+before(async () => {
+  await Promise.all(
+    RUNS.map(async ([stack, engine]) => {
+      const run = await runProgram(stack, { dbEngine: engine });
+      assert.deepEqual(run.errors, []);
+      runs.set(`${stack}/${engine}`, asPolicyResources(run));
+    }),
+  );
+});
+
+describe('the policy pack on what the program deploys', () => {
+  for (const [stack, engine] of RUNS) {
+    test(`stack ${stack} with ${engine}: no violation, mandatory or advisory`, () => {
+      const resources = runs.get(`${stack}/${engine}`) as PolicyResource[];
+      assert.ok(resources.length > 10);
+      assert.deepEqual(violations(resources), []);
+    });
+  }
+});
+
+type Mutation = (resources: PolicyResource[]) => void;
+
+function find(resources: PolicyResource[], name: string): PolicyResource {
+  const found = resources.find((r) => r.name === name);
+  assert.ok(found, `no resource ${name}`);
+  return found;
+}
+const webContainer = (resources: PolicyResource[]) =>
+  find(resources, 'web-deployment').props.spec.template.spec.containers[0];
+const webPod = (resources: PolicyResource[]) => find(resources, 'web-deployment').props.spec.template.spec;
+
+/** Deliberately bad resources: each changes one thing in a passing stack and names the one violation expected. */
+const FIXTURES: Array<{ what: string; stack: 'dev' | 'eks'; mutate: Mutation; expected: string[] }> = [
+  {
+    what: 'a root container',
+    stack: 'dev',
+    mutate: (r) => {
+      webContainer(r).securityContext = { ...webContainer(r).securityContext, runAsUser: 0 };
+    },
+    expected: ['pod-security-restricted: web-deployment: container web has no non-zero runAsUser'],
+  },
+  {
+    what: 'privilege escalation and an added capability',
+    stack: 'dev',
+    mutate: (r) => {
+      webContainer(r).securityContext = {
+        ...webContainer(r).securityContext,
+        allowPrivilegeEscalation: true,
+        capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] },
+      };
+    },
+    expected: [
+      'pod-security-restricted: web-deployment: container web allows privilege escalation',
+      'pod-security-restricted: web-deployment: container web adds capabilities SYS_ADMIN',
+    ],
+  },
+  {
+    what: 'a hostPath volume and the host network',
+    stack: 'dev',
+    mutate: (r) => {
+      webPod(r).hostNetwork = true;
+      webPod(r).volumes = [{ name: 'host', hostPath: { path: '/var/lib' } }];
+    },
+    expected: [
+      'pod-security-restricted: web-deployment: hostNetwork is on',
+      'pod-security-restricted: web-deployment: volume host is a hostPath',
+    ],
+  },
+  {
+    what: 'no seccomp profile',
+    stack: 'dev',
+    mutate: (r) => {
+      delete webPod(r).securityContext.seccompProfile;
+    },
+    expected: ['pod-security-restricted: web-deployment: container web has no RuntimeDefault seccomp profile'],
+  },
+  {
+    what: 'a writable root filesystem on the web tier',
+    stack: 'dev',
+    mutate: (r) => {
+      webContainer(r).securityContext = { ...webContainer(r).securityContext, readOnlyRootFilesystem: false };
+    },
+    expected: [
+      'web-read-only-root-filesystem: web-deployment: container web has a writable root filesystem',
+      'read-only-root-filesystem: web-deployment: container web has a writable root filesystem',
+    ],
+  },
+  {
+    what: 'a :latest image',
+    stack: 'dev',
+    mutate: (r) => {
+      webContainer(r).image = 'two-tier-web:latest';
+    },
+    expected: ['pinned-images: web-deployment: container web runs "two-tier-web:latest", which is :latest'],
+  },
+  {
+    what: 'an untagged image',
+    stack: 'dev',
+    mutate: (r) => {
+      webContainer(r).image = 'two-tier-web';
+    },
+    expected: ['pinned-images: web-deployment: container web runs the untagged image "two-tier-web"'],
+  },
+  {
+    what: 'an image the program pushed, referenced by tag',
+    stack: 'eks',
+    mutate: (r) => {
+      webContainer(r).image = '123456789012.dkr.ecr.ap-south-1.amazonaws.com/two-tier-eks/web:abc123';
+    },
+    expected: [
+      'pinned-images: web-deployment: container web runs "123456789012.dkr.ecr.ap-south-1.amazonaws.com/two-tier-eks/web:abc123" from ECR by tag, not by digest',
+    ],
+  },
+  {
+    what: 'a literal password env var',
+    stack: 'dev',
+    mutate: (r) => {
+      const env = webContainer(r).env;
+      const index = env.findIndex((v: { name: string }) => v.name === 'MYSQL_PASSWORD');
+      env[index] = { name: 'MYSQL_PASSWORD', value: 'admin' };
+    },
+    expected: [
+      'no-literal-secrets: web-deployment: container web sets MYSQL_PASSWORD to a literal value; use valueFrom.secretKeyRef',
+    ],
+  },
+  {
+    what: 'a connection string with credentials as a literal',
+    stack: 'dev',
+    mutate: (r) => {
+      webContainer(r).env.push({ name: 'DATABASE_URL', value: 'mongodb://root:hunter2@db:27017' });
+    },
+    expected: [
+      'no-literal-secrets: web-deployment: container web sets DATABASE_URL to a literal value; use valueFrom.secretKeyRef',
+    ],
+  },
+  {
+    what: 'a pod without limits',
+    stack: 'dev',
+    mutate: (r) => {
+      delete webContainer(r).resources.limits;
+    },
+    expected: ['resources-and-probes: web-deployment: container web has no memory limit'],
+  },
+  {
+    what: 'a container without probes',
+    stack: 'dev',
+    mutate: (r) => {
+      delete webContainer(r).livenessProbe;
+      delete webContainer(r).readinessProbe;
+    },
+    expected: [
+      'resources-and-probes: web-deployment: container web has no liveness probe',
+      'resources-and-probes: web-deployment: container web has no readiness probe',
+    ],
+  },
+  {
+    what: 'a LoadBalancer database Service',
+    stack: 'eks',
+    mutate: (r) => {
+      find(r, 'db-service').props.spec.type = 'LoadBalancer';
+    },
+    expected: ['database-not-exposed: db-service: the database Service is exposed as LoadBalancer'],
+  },
+  {
+    what: 'a mounted service account token',
+    stack: 'dev',
+    mutate: (r) => {
+      delete webPod(r).automountServiceAccountToken;
+    },
+    expected: [
+      'no-service-account-token: web-deployment: mounts a service account token (set automountServiceAccountToken: false)',
+    ],
+  },
+  {
+    what: 'an autoscaler that allows one replica',
+    stack: 'dev',
+    mutate: (r) => {
+      find(r, 'web-hpa').props.spec.minReplicas = 1;
+    },
+    expected: ['hpa-min-replicas: web-hpa: minReplicas is 1; one pod is a single point of failure'],
+  },
+  {
+    what: 'no disruption budget for the web tier',
+    stack: 'dev',
+    mutate: (r) => {
+      r.splice(r.indexOf(find(r, 'web-pdb')), 1);
+    },
+    expected: ['web-disruption-budget: web-deployment: no PodDisruptionBudget covers it'],
+  },
+  {
+    what: 'no network policy for the database',
+    stack: 'dev',
+    mutate: (r) => {
+      r.splice(r.indexOf(find(r, 'db-allow-web')), 1);
+    },
+    expected: ['network-isolation: no NetworkPolicy selects the database pods'],
+  },
+  {
+    what: 'a database policy that lets anyone in, and a web policy open on every port',
+    stack: 'dev',
+    mutate: (r) => {
+      find(r, 'db-allow-web').props.spec.ingress = [{ ports: [{ port: 3306 }] }];
+      find(r, 'web-allow-http').props.spec.ingress = [{}];
+    },
+    expected: [
+      "network-isolation: db-allow-web: lets in more than the web tier's pods",
+      'network-isolation: web-allow-http: lets in traffic on every port',
+    ],
+  },
+  {
+    what: 'an ECR repository that does not scan',
+    stack: 'eks',
+    mutate: (r) => {
+      find(r, 'web-repo').props.imageScanningConfiguration = { scanOnPush: false };
+    },
+    expected: ['ecr-scan-on-push: web-repo: scanOnPush is off'],
+  },
+  {
+    what: 'unencrypted EBS volumes',
+    stack: 'eks',
+    mutate: (r) => {
+      find(r, 'cluster-gp3').props.parameters.encrypted = 'false';
+      find(r, 'cluster-eks').props.nodeRootVolumeEncrypted = false;
+    },
+    expected: [
+      'encrypted-ebs-volumes: cluster-gp3: EBS volumes are not encrypted',
+      'encrypted-ebs-volumes: cluster-eks: node root volumes are not encrypted',
+    ],
+  },
+  {
+    what: 'control plane logs off (advisory)',
+    stack: 'eks',
+    mutate: (r) => {
+      find(r, 'cluster-eks').props.enabledClusterLogTypes = [];
+    },
+    expected: ['eks-control-plane-logs: cluster-eks: control plane logs are off'],
+  },
+];
+
+describe('the policy pack on deliberately bad resources', () => {
+  for (const fixture of FIXTURES) {
+    test(`${fixture.what}: exactly the named violation`, () => {
+      const resources = structuredClone(runs.get(`${fixture.stack}/mysql`) as PolicyResource[]);
+      fixture.mutate(resources);
+      assert.deepEqual(violations(resources).sort(), [...fixture.expected].sort());
+    });
+  }
+
+  test('every rule has a fixture that makes it fail', () => {
+    const failing = new Set(FIXTURES.flatMap((f) => f.expected.map((v) => v.split(':')[0])));
+    for (const rule of [...RESOURCE_RULES, ...STACK_RULES])
+      assert.ok(failing.has(rule.name), `${rule.name} is never shown to fail`);
+  });
+});
