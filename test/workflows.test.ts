@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import yaml from 'js-yaml';
+import { REPO } from './support/server-process';
+
+interface Step {
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+}
+interface Job {
+  uses?: string;
+  needs?: string | string[];
+  steps?: Step[];
+  permissions?: Record<string, string>;
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions?: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+
+const FOLDER = join(REPO, '.github', 'workflows');
+const workflows = Object.fromEntries(
+  readdirSync(FOLDER)
+    .filter((file) => file.endsWith('.yml'))
+    .map((file) => [file, yaml.load(readFileSync(join(FOLDER, file), 'utf8')) as Workflow]),
+);
+
+const TEST_COMMAND = /(^|\s)(npm test|bash \.ci\/run)(\s|$)/m;
+
+/** Whether a job runs the test suite, itself or through a reusable workflow of this repository. */
+function runsTests(job: Job): boolean {
+  if (job.uses?.startsWith('./.github/workflows/')) {
+    const called = workflows[job.uses.replace('./.github/workflows/', '')];
+    return !!called && Object.values(called.jobs).some(runsTests);
+  }
+  return (job.steps ?? []).some((step) => TEST_COMMAND.test(step.run ?? ''));
+}
+
+/** The Pulumi command a step runs, if any. */
+function pulumiCommand(step: Step): string | undefined {
+  if (step.uses?.startsWith('pulumi/actions@')) return String(step.with?.command);
+  return /\bpulumi (preview|up|destroy)\b/.exec(step.run ?? '')?.[1];
+}
+
+function needs(job: Job): string[] {
+  return job.needs === undefined ? [] : ([] as string[]).concat(job.needs);
+}
+
+/** Every job this job waits for, directly or not. */
+function upstream(workflow: Workflow, name: string): string[] {
+  return needs(workflow.jobs[name] as Job).flatMap((need) => [need, ...upstream(workflow, need)]);
+}
+
+describe('the GitHub workflows', () => {
+  const pulumiJobs = Object.entries(workflows).flatMap(([file, workflow]) =>
+    Object.entries(workflow.jobs)
+      .filter(([, job]) => (job.steps ?? []).some((step) => pulumiCommand(step)))
+      .map(([name, job]) => ({ file, workflow, name, job })),
+  );
+
+  test('pull requests run the tests, then preview both stacks with the diff commented', () => {
+    const pr = workflows['pull-request.yml'] as Workflow;
+    assert.ok('pull_request' in pr.on);
+    const preview = pulumiJobs.find((j) => j.file === 'pull-request.yml');
+    assert.ok(preview, 'no preview job on pull requests');
+    const step = preview.job.steps?.find((s) => pulumiCommand(s)) as Step;
+    assert.equal(pulumiCommand(step), 'preview');
+    assert.equal(step.with?.['comment-on-pr'], true);
+    assert.match(readFileSync(join(FOLDER, 'pull-request.yml'), 'utf8'), /stack: \[dev, eks\]/);
+  });
+
+  test('every job that previews or updates runs only after the tests passed', () => {
+    const gated = pulumiJobs.filter(({ job }) =>
+      (job.steps ?? []).some((s) => ['preview', 'up'].includes(pulumiCommand(s) ?? '')),
+    );
+    assert.ok(gated.length >= 2);
+    for (const { file, workflow, name, job } of gated) {
+      const testedBefore = upstream(workflow, name).some((need) => runsTests(workflow.jobs[need] as Job));
+      const testedInJob = (() => {
+        const steps = job.steps ?? [];
+        const first = steps.findIndex((s) => pulumiCommand(s));
+        return steps.slice(0, first).some((s) => TEST_COMMAND.test(s.run ?? ''));
+      })();
+      assert.ok(testedBefore || testedInJob, `${file} job ${name} runs Pulumi without running the tests first`);
+    }
+  });
+
+  test('the policy pack is passed to every preview and up', () => {
+    for (const { file, name, job } of pulumiJobs) {
+      for (const step of job.steps ?? []) {
+        const command = pulumiCommand(step);
+        if (command !== 'preview' && command !== 'up') continue;
+        const packs = String(step.with?.policyPacks ?? '') + (step.run ?? '');
+        assert.match(
+          packs,
+          /(^|\s|--policy-pack )policy(\s|$)/,
+          `${file} job ${name} runs ${command} without the policy pack`,
+        );
+      }
+    }
+  });
+
+  test('updates happen only when asked, and destroy runs on a schedule or by hand, never from a pull request', () => {
+    for (const { file, workflow, job } of pulumiJobs) {
+      const commands = (job.steps ?? []).map(pulumiCommand).filter(Boolean);
+      if (commands.includes('up'))
+        assert.deepEqual(Object.keys(workflow.on), ['workflow_dispatch'], `${file} updates without being asked`);
+      if (commands.includes('destroy')) {
+        assert.ok(
+          !('pull_request' in workflow.on) && !('push' in workflow.on),
+          `${file} destroys on a push or pull request`,
+        );
+        assert.ok('schedule' in workflow.on && 'workflow_dispatch' in workflow.on);
+      }
+    }
+  });
+
+  test('least privilege: read-only by default, OIDC instead of AWS keys, secrets only from the repository', () => {
+    for (const [file, workflow] of Object.entries(workflows)) {
+      assert.deepEqual(workflow.permissions, { contents: 'read' }, `${file} has no read-only default permissions`);
+      const text = readFileSync(join(FOLDER, file), 'utf8');
+      assert.doesNotMatch(
+        text,
+        /aws-access-key-id|aws-secret-access-key|write-all/,
+        `${file} uses long-lived keys or broad rights`,
+      );
+      for (const [name, job] of Object.entries(workflow.jobs)) {
+        const assumesRole = (job.steps ?? []).some((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials'));
+        assert.equal(
+          job.permissions?.['id-token'] === 'write',
+          assumesRole,
+          `${file} job ${name}: id-token only to assume a role`,
+        );
+      }
+      for (const match of text.matchAll(/PULUMI_ACCESS_TOKEN: (.*)/g))
+        assert.match(match[1] as string, /^\$\{\{ secrets\./);
+    }
+  });
+});
