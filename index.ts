@@ -1,12 +1,14 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { checkCapacity, parseRequests } from './infra/capacity';
 import type { ClusterTarget } from './infra/cluster';
-import { Database, type DbEngine } from './infra/database';
+import { monthlyCost } from './infra/cost';
+import { DATABASE_RESOURCES, Database, type DbEngine } from './infra/database';
 import { EksCluster } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
 import { between, oneOf } from './infra/settings';
-import { type Exposure, WebTier } from './infra/web-tier';
+import { type Exposure, WEB_RESOURCES, WebTier } from './infra/web-tier';
 
 const config = new pulumi.Config();
 const stack = pulumi.getStack();
@@ -28,18 +30,36 @@ const settings = {
   nodePort: between('nodePort', config.requireNumber('nodePort'), 30_000, 32_767),
 };
 
-const cluster: ClusterTarget & { kubeconfig?: pulumi.Output<string> } =
+const eks =
   target === 'eks'
-    ? new EksCluster('cluster', {
-        clusterName: `two-tier-${stack}`,
-        kubernetesVersion: config.require('kubernetesVersion'),
+    ? {
         instanceType: config.require('instanceType'),
         nodeCount: between('nodeCount', config.requireNumber('nodeCount'), 1, 100),
         nodeVolumeSizeGi: between('nodeVolumeSizeGi', config.requireNumber('nodeVolumeSizeGi'), 20, 16_384),
-        controlPlaneLogs: config.requireBoolean('controlPlaneLogs'),
-        protectData: settings.protectData,
-      })
-    : new LocalCluster('cluster', { kind: localCluster, context: config.get('kubeContext') ?? '' });
+      }
+    : undefined;
+
+// Before anything is created: will every pod find a node? A preview that cannot be scheduled fails here.
+if (eks) {
+  const report = checkCapacity({
+    instanceType: eks.instanceType,
+    nodeCount: eks.nodeCount,
+    webMaxReplicas: maxReplicas,
+    web: parseRequests(WEB_RESOURCES.requests),
+    database: parseRequests(DATABASE_RESOURCES.requests),
+  });
+  if (!report.fits) throw new pulumi.RunError(report.message);
+}
+
+const cluster: ClusterTarget & { kubeconfig?: pulumi.Output<string> } = eks
+  ? new EksCluster('cluster', {
+      ...eks,
+      clusterName: `two-tier-${stack}`,
+      kubernetesVersion: config.require('kubernetesVersion'),
+      controlPlaneLogs: config.requireBoolean('controlPlaneLogs'),
+      protectData: settings.protectData,
+    })
+  : new LocalCluster('cluster', { kind: localCluster, context: config.get('kubeContext') ?? '' });
 
 const namespace = new k8s.core.v1.Namespace(
   'namespace',
@@ -105,3 +125,5 @@ export const kubeconfig = cluster.kubeconfig;
 export const clusterName = cluster.clusterName;
 export const image = webImage.ref;
 export const dbEngine = engine;
+/** What the eks stack costs a month while it runs (USD, ap-south-1 list prices); a local cluster costs nothing here. */
+export const estimatedMonthlyCostUsd = eks ? monthlyCost({ ...eks, dbVolumeSizeGi: settings.dbVolumeSizeGi }).total : 0;

@@ -41,8 +41,10 @@ interface EngineSpec {
   check: string;
   /** Writable paths besides the data volume (the root filesystem is read-only). */
   scratch: string[];
-  resources: k8s.types.input.core.v1.ResourceRequirements;
 }
+
+/** Requests and limits of either engine: room for a small buffer pool or cache beside the web tier on a t3.small. */
+export const DATABASE_RESOURCES = { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '768Mi' } };
 
 const fromSecret = (name: pulumi.Input<string>, key: string) => ({ secretKeyRef: { name, key } });
 
@@ -63,7 +65,6 @@ export const ENGINES: Record<DbEngine, EngineSpec> = {
     check:
       'MYSQL_PWD="$MYSQL_PASSWORD" mysql --protocol=tcp -h 127.0.0.1 -u "$MYSQL_USER" -e "SELECT 1" "$MYSQL_DATABASE"',
     scratch: ['/var/run/mysqld', '/tmp'],
-    resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '768Mi' } },
   },
   mongodb: {
     image: 'mongo:8.0.17',
@@ -81,7 +82,6 @@ export const ENGINES: Record<DbEngine, EngineSpec> = {
     check:
       'mongosh --quiet --norc "mongodb://127.0.0.1:27017/$MONGO_INITDB_DATABASE" -u "$APP_USER" -p "$APP_PASSWORD" --eval "db.runCommand({ ping: 1 }).ok" | grep -qx 1',
     scratch: ['/data/configdb', '/tmp'],
-    resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '768Mi' } },
   },
 };
 
@@ -252,7 +252,7 @@ export class Database extends pulumi.ComponentResource {
                   startupProbe: probe(5, 60),
                   readinessProbe: probe(10, 3),
                   livenessProbe: probe(20, 6),
-                  resources: spec.resources,
+                  resources: DATABASE_RESOURCES,
                   securityContext: restrictedContainer,
                   volumeMounts: [
                     // A subdirectory: a fresh ext4 volume holds lost+found, which MySQL refuses to initialise over.

@@ -35,8 +35,8 @@ for (const { stack, engine } of RUNS) {
       assert.deepEqual(
         Object.keys(run.outputs).sort(),
         stack === 'eks'
-          ? ['clusterName', 'dbEngine', 'image', 'kubeconfig', 'url']
-          : ['clusterName', 'dbEngine', 'image', 'url'],
+          ? ['clusterName', 'dbEngine', 'estimatedMonthlyCostUsd', 'image', 'kubeconfig', 'url']
+          : ['clusterName', 'dbEngine', 'estimatedMonthlyCostUsd', 'image', 'url'],
       );
       assert.equal(run.outputs.dbEngine?.value, engine);
       if (stack === 'eks') assert.equal(run.outputs.kubeconfig?.secret, true, 'kubeconfig must be a secret output');

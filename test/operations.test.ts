@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { checkCapacity, parseRequests } from '../infra/capacity';
+import { monthlyCost, PRICES } from '../infra/cost';
+import { DATABASE_RESOURCES } from '../infra/database';
+import { sourceHash } from '../infra/image';
+import { INSTANCE_TYPES } from '../infra/instance-types';
+import { WEB_RESOURCES } from '../infra/web-tier';
+import { one, type ProgramRun, runProgram } from './support/program';
+import { REPO } from './support/server-process';
+
+const DEFAULT_EKS = {
+  instanceType: 't3.small',
+  nodeCount: 2,
+  webMaxReplicas: 5,
+  web: parseRequests(WEB_RESOURCES.requests),
+  database: parseRequests(DATABASE_RESOURCES.requests),
+};
+
+describe('capacity, checked before anything is created', () => {
+  test('the default eks stack fits 2 x t3.small, with the figures in the README', () => {
+    const report = checkCapacity(DEFAULT_EKS);
+    assert.equal(report.fits, true, report.message);
+    assert.deepEqual(report.needed, { cpuMilli: 1680, memoryMiB: 2540, pods: 19 });
+    assert.deepEqual(report.offered, { cpuMilli: 3860, memoryMiB: 2856, pods: 22 });
+  });
+
+  test('an HPA maximum of 20 on 2 x t3.small fails the preview with one message: what, by how much, what to change', async () => {
+    const run = await runProgram('eks', { webMaxReplicas: 20 });
+    assert.equal(run.errors.length, 1);
+    const [message] = run.errors as [string];
+    assert.match(message, /^the workload does not fit 2 x t3\.small: 14 web, 1 coredns pod\(s\) cannot be scheduled\./);
+    assert.match(message, /short of memory by 1\.57 GiB, pods by 12 \(the VPC CNI allows 11 a node\)/);
+    assert.match(
+      message,
+      /Change one of: webMaxReplicas 5 or fewer; instanceType t3\.medium; nodeCount 4; smaller requests/,
+    );
+    assert.equal(message.split('\n').length, 1);
+    assert.equal(run.resources.length, 0, 'resources were registered although the workload does not fit');
+  });
+
+  test('one more replica than fits is refused; a larger instance type or one more node fixes it', () => {
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 6 }).fits, false);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 6, instanceType: 't3.medium' }).fits, true);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 6, nodeCount: 3 }).fits, true);
+  });
+
+  test('the instance-type table covers the t3 and m5 families, with the VPC CNI pod limits', () => {
+    for (const size of ['nano', 'micro', 'small', 'medium', 'large', 'xlarge', '2xlarge'])
+      assert.ok(INSTANCE_TYPES[`t3.${size}`]);
+    for (const size of ['large', 'xlarge', '2xlarge', '4xlarge']) assert.ok(INSTANCE_TYPES[`m5.${size}`]);
+    assert.equal(INSTANCE_TYPES['t3.small']?.maxPods, 11);
+    assert.equal(INSTANCE_TYPES['m5.large']?.maxPods, 29);
+    assert.throws(() => checkCapacity({ ...DEFAULT_EKS, instanceType: 'x9.huge' }), /x9\.huge is not in the table/);
+  });
+});
+
+describe('cost', () => {
+  test('the eks stack exports its monthly estimate; the local stack exports 0', async () => {
+    const [eks, dev] = await Promise.all([runProgram('eks'), runProgram('dev')]);
+    assert.equal(eks.outputs.estimatedMonthlyCostUsd?.value, 137.4);
+    assert.equal(dev.outputs.estimatedMonthlyCostUsd?.value, 0);
+  });
+
+  test('the default breakdown, from the dated ap-south-1 price table', () => {
+    assert.equal(PRICES.date, '2026-11-01');
+    assert.deepEqual(monthlyCost({ instanceType: 't3.small', nodeCount: 2, nodeVolumeSizeGi: 20, dbVolumeSizeGi: 1 }), {
+      controlPlane: 73,
+      nodes: 32.7,
+      nodeVolumes: 3.65,
+      nodePublicIps: 7.3,
+      databaseVolume: 0.09,
+      loadBalancer: 20.66,
+      total: 137.4,
+    });
+  });
+
+  test("doubling the nodes moves the estimate by the nodes' price and nothing else", () => {
+    const two = monthlyCost({ instanceType: 't3.small', nodeCount: 2, nodeVolumeSizeGi: 20, dbVolumeSizeGi: 1 });
+    const four = monthlyCost({ instanceType: 't3.small', nodeCount: 4, nodeVolumeSizeGi: 20, dbVolumeSizeGi: 1 });
+    const nodesPrice = two.nodes + two.nodeVolumes + two.nodePublicIps;
+    assert.ok(
+      Math.abs(four.total - two.total - nodesPrice) <= 0.01,
+      `moved by ${four.total - two.total}, not ${nodesPrice}`,
+    );
+    assert.equal(four.controlPlane, two.controlPlane);
+    assert.equal(four.loadBalancer, two.loadBalancer);
+  });
+});
+
+describe('destroy leaves nothing billable: the dependency order under mocks', () => {
+  let run: ProgramRun;
+  let protectedRun: ProgramRun;
+  before(async () => {
+    [run, protectedRun] = await Promise.all([runProgram('eks'), runProgram('eks', { protectData: true })]);
+    assert.deepEqual(run.errors, []);
+    assert.deepEqual(protectedRun.errors, []);
+  });
+
+  const urn = (r: ProgramRun, type: string, name: string) => one(r, type, name).urn;
+
+  test('the load balancer Service goes before the add-ons and the cluster, through the cluster provider', () => {
+    const service = one(run, 'kubernetes:core/v1:Service', 'web-service');
+    assert.equal(service.inputs.spec.type, 'LoadBalancer');
+    const provider = one(run, 'pulumi:providers:kubernetes', 'cluster-k8s');
+    assert.ok(service.provider.startsWith(provider.urn), 'the Service is not deployed through the cluster provider');
+    assert.ok(
+      provider.dependencies.includes(urn(run, 'eks:index:Cluster', 'cluster-eks')),
+      'the provider does not depend on the cluster',
+    );
+    for (const [type, name] of [
+      ['aws:eks/addon:Addon', 'cluster-ebs-csi'],
+      ['aws:eks/addon:Addon', 'cluster-metrics-server'],
+      ['kubernetes:storage.k8s.io/v1:StorageClass', 'cluster-gp3'],
+    ] as const) {
+      assert.ok(service.dependencies.includes(urn(run, type, name)), `the Service does not depend on ${name}`);
+    }
+  });
+
+  test('the database volume goes while the EBS CSI driver still runs, and is deleted by default', () => {
+    const claim = one(run, 'kubernetes:core/v1:PersistentVolumeClaim');
+    assert.ok(claim.dependencies.includes(urn(run, 'aws:eks/addon:Addon', 'cluster-ebs-csi')));
+    assert.ok(claim.dependencies.includes(urn(run, 'kubernetes:storage.k8s.io/v1:StorageClass', 'cluster-gp3')));
+    assert.equal(claim.protect, false);
+    assert.equal(claim.retainOnDelete, false);
+    assert.equal(one(run, 'kubernetes:storage.k8s.io/v1:StorageClass').inputs.reclaimPolicy, 'Delete');
+  });
+
+  test('protectData: true protects the claim and retains the volume', () => {
+    const claim = one(protectedRun, 'kubernetes:core/v1:PersistentVolumeClaim');
+    assert.equal(claim.protect, true);
+    assert.equal(claim.retainOnDelete, true);
+    assert.equal(one(protectedRun, 'kubernetes:storage.k8s.io/v1:StorageClass').inputs.reclaimPolicy, 'Retain');
+  });
+
+  test("the ECR repository goes with its images, and the control-plane log group is the stack's own", () => {
+    assert.equal(one(run, 'aws:ecr/repository:Repository').inputs.forceDelete, true);
+    const logGroup = one(run, 'aws:cloudwatch/logGroup:LogGroup');
+    assert.equal(logGroup.inputs.name, '/aws/eks/two-tier-eks/cluster');
+    assert.equal(logGroup.inputs.retentionInDays, 7);
+    assert.ok(
+      one(run, 'eks:index:Cluster').dependencies.includes(logGroup.urn),
+      'EKS could create the log group first',
+    );
+  });
+});
+
+describe('upgrades without downtime', () => {
+  test('a code change gives the local image a new tag, so the pod template changes and the pods roll', async () => {
+    const copy = await mkdtemp(join(tmpdir(), 'two-tier-source-'));
+    try {
+      await cp(join(REPO, 'service', 'src'), join(copy, 'service', 'src'), { recursive: true });
+      const before = sourceHash({ context: copy, sources: ['service'] });
+      assert.equal(sourceHash({ context: copy, sources: ['service'] }), before, 'the hash is not stable');
+      await writeFile(join(copy, 'service', 'src', 'page.ts'), '// changed\n', { flag: 'a' });
+      assert.notEqual(sourceHash({ context: copy, sources: ['service'] }), before);
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+
+  test('generated passwords have the same inputs on every run, so `up` never replaces them', async () => {
+    const [first, second] = await Promise.all([runProgram('eks'), runProgram('eks')]);
+    const passwords = (r: ProgramRun) =>
+      r.resources.filter((x) => x.type === 'random:index/randomPassword:RandomPassword').map((x) => [x.name, x.inputs]);
+    assert.equal(passwords(first).length, 2);
+    assert.deepEqual(passwords(second), passwords(first));
+  });
+});
