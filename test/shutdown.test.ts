@@ -78,7 +78,7 @@ function rawRequest(port: number): Promise<Socket> {
   });
 }
 
-test('SIGTERM: new connections are refused, the request in flight is answered, the process exits 0', async () => {
+test('SIGTERM: /ready turns 503, then new connections are refused, the request in flight is answered, exit 0', async () => {
   const server = await ServerProcess.start({ DB_ENGINE: 'memory' });
   try {
     await server.listening();
@@ -95,9 +95,16 @@ test('SIGTERM: new connections are refused, the request in flight is answered, t
     await new Promise((resolve) => setTimeout(resolve, 200));
     server.child.kill('SIGTERM');
     await server.waitForLog('draining: refusing new connections, finishing requests in flight');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const duringDrain = await fetch(`${server.url}/ready`);
+    assert.equal(duringDrain.status, 503, '/ready did not turn 503 on SIGTERM');
+    assert.equal(duringDrain.headers.get('connection'), 'close', 'responses while draining keep their connection');
+    await new Promise((resolve) => setTimeout(resolve, 1_300));
 
-    await assert.rejects(rawRequest(server.port), { code: 'ECONNREFUSED' }, 'a new connection was accepted');
+    await assert.rejects(
+      rawRequest(server.port),
+      { code: 'ECONNREFUSED' },
+      'a new connection was accepted after the drain',
+    );
     socket.end(body.slice(10));
     const started = Date.now();
     assert.equal(await server.exited, 0);

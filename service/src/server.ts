@@ -4,6 +4,11 @@ import { ConfigError, loadConfig } from './config';
 
 /** How long in-flight requests may take to finish after SIGTERM; Kubernetes' grace period is longer. */
 const DRAIN_MS = 10_000;
+/**
+ * After SIGTERM and before the listener closes: /ready answers 503 and every response closes its
+ * connection, so keep-alive clients leave after their answer instead of being cut off while idle.
+ */
+const DRAIN_DELAY_MS = 1_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -11,6 +16,8 @@ async function main(): Promise<void> {
   closeWithGrace({ delay: DRAIN_MS, logger: app.log }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
     else app.log.info({ signal }, 'draining: refusing new connections, finishing requests in flight');
+    app.readiness.draining = true;
+    if (!err) await new Promise((resolve) => setTimeout(resolve, DRAIN_DELAY_MS));
     await app.close();
   });
   await app.listen({ host: config.HOST, port: config.PORT });
