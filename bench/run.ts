@@ -136,7 +136,7 @@ async function main(): Promise<void> {
 
   console.log(`two-tier bench: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`);
   console.log(
-    `${CONNECTIONS} connections, ${DURATION_S} s per load after a ${WARMUP_S} s warm-up; MySQL-compatible server on 127.0.0.1`,
+    `${CONNECTIONS} connections, ${DURATION_S} s per load after a ${WARMUP_S} s warm-up, median of ${ROUNDS} alternating rounds; MariaDB on 127.0.0.1`,
   );
   for (const [name, { service: s, baseline: b }] of Object.entries(results)) {
     console.log(`\n${name}`);

@@ -1,7 +1,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
-import { restrictedContainer, restrictedPod, tierLabels } from './labels';
+import { allowIngress, restrictedContainer, restrictedPod, tierLabels } from './labels';
 
 export type DbEngine = 'mysql' | 'mongodb';
 
@@ -201,21 +201,9 @@ export class Database extends pulumi.ComponentResource {
       k8sOpts,
     );
 
-    new k8s.networking.v1.NetworkPolicy(
+    allowIngress(
       `${name}-allow-web`,
-      {
-        metadata: metadata('allow-web'),
-        spec: {
-          podSelector: { matchLabels: labels },
-          policyTypes: ['Ingress'],
-          ingress: [
-            {
-              from: [{ podSelector: { matchLabels: tierLabels('web') } }],
-              ports: [{ protocol: 'TCP', port: spec.port }],
-            },
-          ],
-        },
-      },
+      { namespace: args.namespace, tier: 'database', port: spec.port, from: 'web' },
       k8sOpts,
     );
 

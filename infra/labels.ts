@@ -1,3 +1,6 @@
+import * as k8s from '@pulumi/kubernetes';
+import type * as pulumi from '@pulumi/pulumi';
+
 /** The labels a tier's pods carry and its Services and policies select on. */
 export function tierLabels(tier: 'web' | 'database'): Record<string, string> {
   return { 'app.kubernetes.io/name': 'two-tier', 'app.kubernetes.io/component': tier };
@@ -21,3 +24,31 @@ export const restrictedContainer = {
   runAsNonRoot: true,
   capabilities: { drop: ['ALL'] },
 };
+
+/**
+ * A NetworkPolicy that lets traffic into a tier's pods on one TCP port only, and, when `from` is
+ * given, only from the pods of that tier.
+ */
+export function allowIngress(
+  name: string,
+  args: { namespace: pulumi.Input<string>; tier: 'web' | 'database'; port: number; from?: 'web' },
+  opts: pulumi.CustomResourceOptions,
+): k8s.networking.v1.NetworkPolicy {
+  return new k8s.networking.v1.NetworkPolicy(
+    name,
+    {
+      metadata: { name, namespace: args.namespace, labels: tierLabels(args.tier) },
+      spec: {
+        podSelector: { matchLabels: tierLabels(args.tier) },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            ...(args.from ? { from: [{ podSelector: { matchLabels: tierLabels(args.from) } }] } : {}),
+            ports: [{ protocol: 'TCP', port: args.port }],
+          },
+        ],
+      },
+    },
+    opts,
+  );
+}

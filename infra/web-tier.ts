@@ -2,7 +2,7 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { Database } from './database';
 import { APP_DATABASE } from './database';
-import { restrictedContainer, restrictedPod, tierLabels } from './labels';
+import { allowIngress, restrictedContainer, restrictedPod, tierLabels } from './labels';
 
 export type Exposure =
   | { readonly type: 'LoadBalancer' }
@@ -168,18 +168,7 @@ export class WebTier extends pulumi.ComponentResource {
       k8sOpts,
     );
 
-    new k8s.networking.v1.NetworkPolicy(
-      `${name}-allow-http`,
-      {
-        metadata: metadata('allow-http'),
-        spec: {
-          podSelector: { matchLabels: labels },
-          policyTypes: ['Ingress'],
-          ingress: [{ ports: [{ protocol: 'TCP', port: WEB_PORT }] }],
-        },
-      },
-      k8sOpts,
-    );
+    allowIngress(`${name}-allow-http`, { namespace: args.namespace, tier: 'web', port: WEB_PORT }, k8sOpts);
 
     const exposure = args.exposure;
     this.url =

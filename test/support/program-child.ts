@@ -9,27 +9,15 @@ import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { MockMonitor } from '@pulumi/pulumi/runtime/mocks';
 import * as settings from '@pulumi/pulumi/runtime/settings';
+import type { RecordedResource } from './program';
 import { mockCall, mockNewResource } from './program-mocks';
 import { stackConfig } from './stack-config';
-
-interface Recorded {
-  type: string;
-  name: string;
-  urn: string;
-  parent: string;
-  provider: string;
-  custom: boolean;
-  protect: boolean;
-  retainOnDelete: boolean;
-  dependencies: string[];
-  inputs: Record<string, unknown>;
-}
 
 const REPO = join(__dirname, '..', '..');
 const stack = process.env.PROGRAM_STACK ?? 'dev';
 const overrides = JSON.parse(process.env.PROGRAM_CONFIG ?? '{}') as Record<string, unknown>;
 const secretOverrides = JSON.parse(process.env.PROGRAM_SECRET_KEYS ?? '[]') as string[];
-const resources: Recorded[] = [];
+const resources: RecordedResource[] = [];
 const errors: string[] = [];
 
 const mocks: pulumi.runtime.Mocks = {
