@@ -6,7 +6,7 @@ export interface Requests {
   memoryMiB: number;
 }
 
-export interface PodGroup extends Requests {
+interface PodGroup extends Requests {
   name: string;
   count: number;
 }
@@ -16,12 +16,12 @@ export interface PodGroup extends Requests {
  * (`kubectl describe nodes` shows them): per node, aws-node, kube-proxy and ebs-csi-node; once per
  * cluster, two coredns, two ebs-csi-controller and two metrics-server replicas.
  */
-export const EKS_DAEMONSETS: PodGroup[] = [
+const EKS_DAEMONSETS: PodGroup[] = [
   { name: 'aws-node', count: 1, cpuMilli: 25, memoryMiB: 0 },
   { name: 'kube-proxy', count: 1, cpuMilli: 100, memoryMiB: 0 },
   { name: 'ebs-csi-node', count: 1, cpuMilli: 30, memoryMiB: 120 },
 ];
-export const EKS_CLUSTER_PODS: PodGroup[] = [
+const EKS_CLUSTER_PODS: PodGroup[] = [
   { name: 'coredns', count: 2, cpuMilli: 100, memoryMiB: 70 },
   { name: 'ebs-csi-controller', count: 2, cpuMilli: 60, memoryMiB: 240 },
   { name: 'metrics-server', count: 2, cpuMilli: 100, memoryMiB: 200 },

@@ -28,13 +28,13 @@ export interface WebTierArgs {
 }
 
 export const WEB_PORT = 5000;
-export const WEB_UID = 10001;
+const WEB_UID = 10001;
 /** Requests and limits from the service's measured footprint (peak RSS under load stays under 120 MiB). */
 export const WEB_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 /** The pause before SIGTERM, while endpoints and load balancers stop sending new requests. */
-export const PRE_STOP_SECONDS = 5;
+const PRE_STOP_SECONDS = 5;
 /** The service drains for up to 10 s after SIGTERM; the grace period covers the pause and the drain. */
-export const GRACE_PERIOD_SECONDS = 30;
+const GRACE_PERIOD_SECONDS = 30;
 
 /**
  * The web tier: a Deployment the autoscaler sizes (2 to 5 replicas at 70% CPU by default), rolled

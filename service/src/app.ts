@@ -32,7 +32,7 @@ export interface AppOptions {
   retry?: RetryOptions;
 }
 
-export const BODY_LIMIT = 64 * 1024;
+const BODY_LIMIT = 64 * 1024;
 
 /**
  * Bodies are validated as sent (a number is not a message); query strings and params are text, so

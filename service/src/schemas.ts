@@ -1,6 +1,6 @@
 import { type Static, Type } from 'typebox';
 
-export const MAX_MESSAGE_LENGTH = 2000;
+const MAX_MESSAGE_LENGTH = 2000;
 export const MAX_DOCUMENT_DEPTH = 32;
 
 export const ErrorSchema = Type.Object(
