@@ -29,7 +29,7 @@ export interface WebTierArgs {
 
 export const WEB_PORT = 5000;
 const WEB_UID = 10001;
-/** Requests and limits from the service's measured footprint (peak RSS under load stays under 120 MiB). */
+/** From the measured footprint: about 90 MiB idle, up to 190 MiB at 32 busy connections (`npm run bench`). */
 export const WEB_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 /** The pause before SIGTERM, while endpoints and load balancers stop sending new requests. */
 const PRE_STOP_SECONDS = 5;
