@@ -1,7 +1,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
-import { allowIngress, restrictedContainer, restrictedPod, tierLabels } from './labels';
+import { allowIngress, fromSecret, restrictedContainer, restrictedPod, tierLabels } from './labels';
 
 export type DbEngine = 'mysql' | 'mongodb';
 
@@ -45,8 +45,6 @@ interface EngineSpec {
 
 /** Requests and limits of either engine: room for a small buffer pool or cache beside the web tier on a t3.small. */
 export const DATABASE_RESOURCES = { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '768Mi' } };
-
-const fromSecret = (name: pulumi.Input<string>, key: string) => ({ secretKeyRef: { name, key } });
 
 export const ENGINES: Record<DbEngine, EngineSpec> = {
   mysql: {

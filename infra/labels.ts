@@ -6,6 +6,11 @@ export function tierLabels(tier: 'web' | 'database'): Record<string, string> {
   return { 'app.kubernetes.io/name': 'two-tier', 'app.kubernetes.io/component': tier };
 }
 
+/** An env var's value read from a key of a Secret. */
+export function fromSecret(name: pulumi.Input<string>, key: string) {
+  return { secretKeyRef: { name, key } };
+}
+
 /** The Pod Security Standard "restricted" settings every pod of this program runs with. */
 export function restrictedPod(uid: number) {
   return {

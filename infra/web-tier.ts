@@ -2,7 +2,7 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { Database } from './database';
 import { APP_DATABASE } from './database';
-import { allowIngress, restrictedContainer, restrictedPod, tierLabels } from './labels';
+import { allowIngress, fromSecret, restrictedContainer, restrictedPod, tierLabels } from './labels';
 
 export type Exposure =
   | { readonly type: 'LoadBalancer' }
@@ -52,19 +52,18 @@ export class WebTier extends pulumi.ComponentResource {
     const k8sOpts = { parent: this, provider: args.provider };
     const metadata = (suffix: string) => ({ name: `${name}-${suffix}`, namespace: args.namespace, labels });
     const db = args.database;
-    const fromSecret = (key: string) => ({ secretKeyRef: { name: db.secretName, key } });
 
     const databaseEnv =
       db.engine === 'mysql'
         ? [
             { name: 'MYSQL_HOST', value: db.host },
             { name: 'MYSQL_PORT', value: String(db.port) },
-            { name: 'MYSQL_USER', valueFrom: fromSecret('username') },
-            { name: 'MYSQL_PASSWORD', valueFrom: fromSecret('password') },
+            { name: 'MYSQL_USER', valueFrom: fromSecret(db.secretName, 'username') },
+            { name: 'MYSQL_PASSWORD', valueFrom: fromSecret(db.secretName, 'password') },
             { name: 'MYSQL_DATABASE', value: APP_DATABASE },
           ]
         : [
-            { name: 'MONGODB_URL', valueFrom: fromSecret('url') },
+            { name: 'MONGODB_URL', valueFrom: fromSecret(db.secretName, 'url') },
             { name: 'MONGODB_DATABASE', value: APP_DATABASE },
           ];
 

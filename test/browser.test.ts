@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { waitFor } from './support/app';
 import { REPO, ServerProcess } from './support/server-process';
 import { dropMysqlDatabase, MYSQL } from './support/stores';
 
@@ -65,11 +66,7 @@ describe('the message board in Chromium', { skip: missing }, () => {
       ],
     });
     await mkdir(ARTIFACTS, { recursive: true });
-    for (;;) {
-      const ready = await fetch(`${server.url}/ready`).catch(() => undefined);
-      if (ready?.status === 200) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor(async () => (await fetch(`${server.url}/ready`).catch(() => undefined))?.status === 200, 'readiness');
   });
 
   after(async () => {

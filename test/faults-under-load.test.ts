@@ -4,6 +4,7 @@ import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
+import { waitFor } from './support/app';
 import { MariadbInstance } from './support/mariadb-instance';
 import { ServerProcess } from './support/server-process';
 
@@ -130,10 +131,7 @@ test('SIGTERM during a steady load: no request fails with a connection error, th
 test('slow clients and a flood of 1000 concurrent requests: /health stays responsive, memory stays bounded', async (t) => {
   const server = await ServerProcess.start({ DB_ENGINE: 'memory', LOG_LEVEL: 'warn' });
   try {
-    for (;;) {
-      if ((await send(`${server.url}/health`)).status === 200) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor(async () => (await send(`${server.url}/health`)).status === 200, 'the server to answer');
     const pid = server.child.pid as number;
     // Fifty clients trickle a request a byte at a time.
     const slow = Array.from({ length: 50 }, () => connect(server.port, '127.0.0.1'));

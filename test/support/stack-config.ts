@@ -18,9 +18,7 @@ export function stackConfig(
   secretOverrides: string[] = [],
 ): { config: Record<string, string>; secretKeys: string[] } {
   const project = yaml.load(readFileSync(join(repo, 'Pulumi.yaml'), 'utf8')) as ProjectFile;
-  const stackFile = yaml.load(readFileSync(join(repo, `Pulumi.${stack}.yaml`), 'utf8')) as {
-    config: Record<string, unknown>;
-  };
+  const stackFile = readStackFile(repo, stack);
   const values: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(project.config)) {
     if (spec.default !== undefined) values[`two-tier:${key}`] = spec.default;
@@ -33,8 +31,9 @@ export function stackConfig(
 
 /** Every key the stack files set, to check that each is declared in Pulumi.yaml. */
 export function stackFileKeys(repo: string, stack: string): string[] {
-  const stackFile = yaml.load(readFileSync(join(repo, `Pulumi.${stack}.yaml`), 'utf8')) as {
-    config: Record<string, unknown>;
-  };
-  return Object.keys(stackFile.config);
+  return Object.keys(readStackFile(repo, stack).config);
+}
+
+function readStackFile(repo: string, stack: string): { config: Record<string, unknown> } {
+  return yaml.load(readFileSync(join(repo, `Pulumi.${stack}.yaml`), 'utf8')) as { config: Record<string, unknown> };
 }

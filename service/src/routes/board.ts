@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { renderBoard } from '../page';
-import { badRequest, errorBody } from '../plugins/errors';
+import { badRequest, reportError, sendError } from '../plugins/errors';
 import { bodyErrors, MessageSchema, MessageText, storeErrors } from '../schemas';
 import { StoreUnavailableError } from '../stores/store';
 import { assertMessageText } from '../validation';
@@ -33,9 +33,8 @@ export const boardRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   // A refused form post comes back as the page, with the reason and the text kept in the field.
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const payload = errorBody(error);
-    if (payload.statusCode >= 500) request.log.error({ err: error }, 'request failed');
-    if (!isFormPost(request)) return reply.code(payload.statusCode).send(payload);
+    if (!isFormPost(request)) return sendError(error, request, reply);
+    const payload = reportError(error, request);
     const draft = (request.body as { new_message?: unknown } | undefined)?.new_message;
     return reply
       .code(payload.statusCode)
