@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Builds, from Go modules through the Go module proxy, what the lifecycle test (npm run e2e) needs
+# on a machine without a Pulumi CLI or a Kubernetes cluster: the Pulumi CLI and its Node.js
+# language host, the Kubernetes provider plugin, a container-free control plane (etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler, KWOK) and FerretDB (a MongoDB wire-protocol
+# server on SQLite, for the MongoDB store's tests).
+#
+# Usage: scripts/toolchain.sh [component ...]      (default: all; prints the bin folder last)
+# Cache: $TWO_TIER_TOOLCHAIN (default ~/.cache/two-tier-toolchain), one folder per component and
+# version; a component whose folder is complete is skipped, so an interrupted run resumes.
+# A user with the Pulumi CLI and kind never needs this.
+set -euo pipefail
+
+# Versions. The Pulumi releases are the newest whose sources the module proxy serves; package.json
+# pins the matching npm packages (test/toolchain.test.ts keeps the two in step).
+PULUMI_VERSION=3.259.0
+# The Node.js language host moved into a module of its own in 3.69, and the proxy serves no version
+# of that module; 3.68 is the last release that ships it inside github.com/pulumi/pulumi/sdk/v3.
+LANGUAGE_HOST_VERSION=3.68.0
+KUBERNETES_PROVIDER_VERSION=4.25.0
+KUBERNETES_PROVIDER_PSEUDO=v4.0.0-20260115033456-f47bc2d6f199 # the commit tagged v4.25.0
+KUBERNETES_VERSION=1.36.3
+ETCD_VERSION=3.6.16
+KWOK_VERSION=0.8.0
+FERRETDB_VERSION=1.24.2
+
+CACHE=${TWO_TIER_TOOLCHAIN:-$HOME/.cache/two-tier-toolchain}
+BIN=$CACHE/bin
+export GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
+mkdir -p "$CACHE" "$BIN"
+
+step() { printf 'toolchain: %s\n' "$*" >&2; }
+# module_dir MODULE@VERSION: the module's unpacked folder in the module cache (read-only).
+module_dir() { go mod download -json "$1" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'; }
+# writable_copy MODULE@VERSION DEST: a writable copy of the module's files.
+writable_copy() {
+  local dir
+  dir=$(module_dir "$1")
+  [ -n "$dir" ] || { echo "the module proxy has no $1" >&2; return 1; }
+  rm -rf "$2" && mkdir -p "$(dirname "$2")" && cp -r "$dir" "$2" && chmod -R u+w "$2"
+}
+
+build_pulumi() { # the CLI: pkg/v3 replaces sdk/v3 with ../sdk, so both sit side by side
+  local src=$1/src
+  writable_copy "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "$src/pkg"
+  writable_copy "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" "$src/sdk"
+  (cd "$src/pkg" && go build -trimpath -tags osusergo,grpcnotrace \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+    -o "$1/pulumi" ./cmd/pulumi)
+  rm -rf "$src"
+}
+
+build_language_host() {
+  local src=$1/src
+  writable_copy "github.com/pulumi/pulumi/sdk/v3@v$LANGUAGE_HOST_VERSION" "$src"
+  (cd "$src" && go build -trimpath \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$LANGUAGE_HOST_VERSION" \
+    -o "$1/pulumi-language-nodejs" ./nodejs/cmd/pulumi-language-nodejs)
+  rm -rf "$src"
+}
+
+build_kubernetes_provider() { # provider/v4 replaces sdk/v4 with ../sdk; go generate embeds the schema
+  local src=$1/src
+  writable_copy "github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_PROVIDER_PSEUDO" "$src/provider"
+  writable_copy "github.com/pulumi/pulumi-kubernetes/sdk/v4@v$KUBERNETES_PROVIDER_VERSION" "$src/sdk"
+  (cd "$src/provider/cmd/pulumi-resource-kubernetes" && go generate ./...)
+  (cd "$src/provider" && go build -trimpath \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_VERSION" \
+    -o "$1/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes)
+  rm -rf "$src"
+}
+
+build_kubernetes() { # k8s.io/kubernetes replaces its staging modules with ./staging; use their releases
+  local wrap=$1/src minor=${KUBERNETES_VERSION#*.}
+  minor=${minor%%.*}
+  mkdir -p "$wrap"
+  local gomod
+  gomod=$(go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
+  {
+    echo "module two-tier/control-plane"
+    echo "go $(go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/')"
+    echo "require k8s.io/kubernetes v$KUBERNETES_VERSION"
+    sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#replace \1 => \1 v0.'"${KUBERNETES_VERSION#1.}"'#p' "$gomod"
+  } >"$wrap/go.mod"
+  local pkgs="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler"
+  local v
+  for v in component-base/version client-go/pkg/version; do
+    ldflags+=" -X k8s.io/$v.gitVersion=v$KUBERNETES_VERSION -X k8s.io/$v.gitMajor=1 -X k8s.io/$v.gitMinor=$minor"
+  done
+  (cd "$wrap" && go get $pkgs && for p in $pkgs; do
+    step "  $(basename "$p")"
+    go build -trimpath -ldflags "-s -w$ldflags" -o "$1/$(basename "$p")" "$p"
+  done)
+  rm -rf "$wrap"
+}
+
+build_etcd() {
+  local wrap=$1/src
+  mkdir -p "$wrap"
+  printf 'module two-tier/etcd\ngo 1.24\nrequire go.etcd.io/etcd/server/v3 v%s\n' "$ETCD_VERSION" >"$wrap/go.mod"
+  (cd "$wrap" && go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" && go build -trimpath -ldflags "-s -w" -o "$1/etcd" go.etcd.io/etcd/server/v3)
+  rm -rf "$wrap"
+}
+
+build_kwok() {
+  GOBIN=$1 go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION" \
+    "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@v$KWOK_VERSION"
+}
+
+build_ferretdb() { # its build/version package wants version.txt, which the release build writes
+  local src=$1/src
+  writable_copy "github.com/FerretDB/FerretDB@v$FERRETDB_VERSION" "$src"
+  echo "v$FERRETDB_VERSION" >"$src/build/version/version.txt"
+  (cd "$src" && go build -trimpath -ldflags "-s -w" -o "$1/ferretdb" ./cmd/ferretdb)
+  rm -rf "$src"
+}
+
+# component name, version, the binaries it leaves in bin/
+COMPONENTS=(
+  "pulumi $PULUMI_VERSION pulumi"
+  "language_host $LANGUAGE_HOST_VERSION pulumi-language-nodejs"
+  "kubernetes_provider $KUBERNETES_PROVIDER_VERSION pulumi-resource-kubernetes"
+  "etcd $ETCD_VERSION etcd"
+  "kubernetes $KUBERNETES_VERSION kube-apiserver kube-controller-manager kube-scheduler"
+  "kwok $KWOK_VERSION kwok kwokctl"
+  "ferretdb $FERRETDB_VERSION ferretdb"
+)
+
+wanted=("$@")
+for entry in "${COMPONENTS[@]}"; do
+  read -r name version binaries <<<"$entry"
+  if [ ${#wanted[@]} -gt 0 ] && [[ " ${wanted[*]} " != *" $name "* ]]; then continue; fi
+  dir=$CACHE/$name-$version
+  if [ -f "$dir/.complete" ]; then
+    step "$name $version: cached"
+  else
+    step "$name $version: building (log: $dir.log)"
+    start=$SECONDS
+    rm -rf "$dir" && mkdir -p "$dir"
+    if ! "build_$name" "$dir" >"$dir.log" 2>&1; then
+      echo "toolchain: $name $version failed to build; the last lines of $dir.log:" >&2
+      tail -n 15 "$dir.log" >&2
+      exit 1
+    fi
+    touch "$dir/.complete"
+    step "$name $version: built in $((SECONDS - start)) s"
+  fi
+  for b in $binaries; do ln -sf "$dir/$b" "$BIN/$b"; done
+done
+echo "$BIN"
