@@ -7,7 +7,7 @@ import { DATABASE_RESOURCES, Database, type DbEngine } from './infra/database';
 import { EksCluster } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
-import { between, oneOf } from './infra/settings';
+import { between, imageReference, oneOf } from './infra/settings';
 import { type Exposure, WEB_RESOURCES, WebTier } from './infra/web-tier';
 
 const config = new pulumi.Config();
@@ -21,6 +21,7 @@ const localCluster = oneOf<LocalClusterKind>('localCluster', config.require('loc
   'docker-desktop',
 ]);
 const minReplicas = between('webMinReplicas', config.requireNumber('webMinReplicas'), 1, 100);
+const prebuiltImage = config.get('webImage') ? imageReference('webImage', config.require('webImage')) : undefined;
 const maxReplicas = between('webMaxReplicas', config.requireNumber('webMaxReplicas'), minReplicas, 100);
 const settings = {
   namespace: config.get('namespace') || `two-tier-${stack}`,
@@ -76,20 +77,23 @@ const namespace = new k8s.core.v1.Namespace(
   { provider: cluster.provider, dependsOn: cluster.addons },
 );
 
-const webImage = new WebImage('web', {
-  context: __dirname,
-  dockerfile: 'service/Dockerfile',
-  sources: ['package.json', 'package-lock.json', 'tsconfig.json', 'service'],
-  destination:
-    target === 'eks'
-      ? { kind: 'ecr' }
-      : {
-          kind: 'local',
-          loader: localCluster === 'docker-desktop' ? 'none' : localCluster,
-          kindClusterName: config.require('kindClusterName'),
-        },
-  repositoryName: target === 'eks' ? `two-tier-${stack}/web` : 'two-tier-web',
-});
+// A prebuilt image needs no Docker, registry or load step, not even at `up`.
+const webImage: Pick<WebImage, 'ref' | 'ready'> = prebuiltImage
+  ? { ref: pulumi.output(prebuiltImage), ready: [] }
+  : new WebImage('web', {
+      context: __dirname,
+      dockerfile: 'service/Dockerfile',
+      sources: ['package.json', 'package-lock.json', 'tsconfig.json', 'service'],
+      destination:
+        target === 'eks'
+          ? { kind: 'ecr' }
+          : {
+              kind: 'local',
+              loader: localCluster === 'docker-desktop' ? 'none' : localCluster,
+              kindClusterName: config.require('kindClusterName'),
+            },
+      repositoryName: target === 'eks' ? `two-tier-${stack}/web` : 'two-tier-web',
+    });
 
 const database = new Database('db', {
   engine,

@@ -13,3 +13,26 @@ export function between(key: string, value: number, min: number, max: number): n
   if (Number.isInteger(value) && value >= min && value <= max) return value;
   throw new pulumi.RunError(`config two-tier:${key} must be a whole number from ${min} to ${max}; it is ${value}`);
 }
+
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const REGISTRY = '[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?';
+/** Docker's reference grammar: [registry/]path[:tag][@sha256:digest], the path in lowercase. */
+const IMAGE_REFERENCE = new RegExp(
+  `^(?:${REGISTRY}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::(?<tag>[\\w][\\w.-]{0,127}))?(?:@(?<digest>sha256:[a-f0-9]{64}))?$`,
+);
+
+/** An image reference to deploy as it is: well formed, and pinned by a tag other than latest or by a digest. */
+export function imageReference(key: string, value: string): string {
+  const match = IMAGE_REFERENCE.exec(value);
+  const problem = !match
+    ? 'is not an image reference ([registry/]name[:tag][@sha256:digest], the name in lowercase)'
+    : !match.groups?.tag && !match.groups?.digest
+      ? 'has neither a tag nor a digest'
+      : match.groups?.tag === 'latest' && !match.groups?.digest
+        ? 'is :latest, which is not pinned'
+        : '';
+  if (!problem) return value;
+  throw new pulumi.RunError(
+    `config two-tier:${key} ${problem}; it is "${value}" (set it with: pulumi config set ${key} <registry/name:tag or @sha256:digest>)`,
+  );
+}

@@ -327,6 +327,37 @@ describe('pulumi program: configuration', () => {
     assert.ok(!JSON.stringify(run.outputs).includes('brought-my-own'));
   });
 
+  for (const stack of ['dev', 'eks'] as const) {
+    test(`${stack}: webImage deploys that reference and builds, pushes and loads nothing`, async () => {
+      const reference = `registry.example.com/team/web:1.4.2@sha256:${'cd'.repeat(32)}`;
+      const run = await runProgram(stack, { webImage: reference });
+      assert.deepEqual(run.errors, []);
+      const building = run.resources.filter((r) => /^(docker|command):|^aws:ecr\//.test(r.type));
+      assert.deepEqual(
+        building.map((r) => r.type),
+        [],
+        'a prebuilt image still needs Docker or a registry',
+      );
+      assert.equal(containers(one(run, 'kubernetes:apps/v1:Deployment'))[0]?.image, reference);
+      assert.equal(run.outputs.image?.value, reference);
+    });
+  }
+
+  test('a malformed, untagged or :latest webImage fails with one line naming the key', async () => {
+    for (const [value, problem] of [
+      ['registry.example.com/Team/Web:1.0', /is not an image reference/],
+      ['web 1.0', /is not an image reference/],
+      ['registry.example.com/team/web', /has neither a tag nor a digest/],
+      ['registry.example.com/team/web:latest', /is :latest, which is not pinned/],
+    ] as const) {
+      const run = await runProgram('dev', { webImage: value });
+      assert.equal(run.errors.length, 1, `${value} was accepted`);
+      assert.match(run.errors[0] as string, /^config two-tier:webImage /);
+      assert.match(run.errors[0] as string, problem);
+      assert.equal(run.resources.length, 0, 'resources were registered before the config was checked');
+    }
+  });
+
   test('every key the stack files set is declared, with a default or a description, in Pulumi.yaml', () => {
     for (const stack of ['dev', 'eks']) {
       const declared = Object.keys(stackConfig(REPO, stack).config);
