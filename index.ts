@@ -81,7 +81,8 @@ const namespace = new k8s.core.v1.Namespace(
 const webImage: Pick<WebImage, 'ref' | 'ready'> = prebuiltImage
   ? { ref: pulumi.output(prebuiltImage), ready: [] }
   : new WebImage('web', {
-      context: __dirname,
+      projectDir: __dirname,
+      context: '.',
       dockerfile: 'service/Dockerfile',
       sources: ['package.json', 'package-lock.json', 'tsconfig.json', 'service'],
       destination:

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, posix, relative } from 'node:path';
 import * as aws from '@pulumi/aws';
 import * as command from '@pulumi/command';
 import * as docker from '@pulumi/docker';
@@ -11,7 +11,9 @@ export type ImageDestination =
   | { readonly kind: 'local'; readonly loader: 'kind' | 'minikube' | 'none'; readonly kindClusterName: string };
 
 export interface WebImageArgs {
-  /** The build context: the repository root (the service is an npm workspace of it). */
+  /** The project's directory on this machine: only read, to hash the sources; never a resource input. */
+  readonly projectDir: string;
+  /** The build context relative to the project (the service is an npm workspace of its root), so every checkout builds the same inputs. */
   readonly context: string;
   /** The Dockerfile, relative to the context. */
   readonly dockerfile: string;
@@ -39,7 +41,13 @@ export class WebImage extends pulumi.ComponentResource {
 
   constructor(name: string, args: WebImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super('twotier:infra:WebImage', name, {}, opts);
-    const build = { context: args.context, dockerfile: join(args.context, args.dockerfile), platform: 'linux/amd64' };
+    // The docker provider resolves both paths against the project directory (pulumi-docker 4.0.1 and later).
+    const build = {
+      context: args.context,
+      dockerfile: posix.join(args.context, args.dockerfile),
+      platform: 'linux/amd64',
+    };
+    const tag = sourceHash({ context: join(args.projectDir, args.context), sources: args.sources });
 
     if (args.destination.kind === 'ecr') {
       const repository = new aws.ecr.Repository(
@@ -75,7 +83,7 @@ export class WebImage extends pulumi.ComponentResource {
       const image = new docker.Image(
         `${name}-image`,
         {
-          imageName: pulumi.interpolate`${repository.repositoryUrl}:${sourceHash(args)}`,
+          imageName: pulumi.interpolate`${repository.repositoryUrl}:${tag}`,
           build,
           buildOnPreview: false,
           registry: {
@@ -88,7 +96,7 @@ export class WebImage extends pulumi.ComponentResource {
       );
       this.ref = image.repoDigest;
     } else {
-      const imageName = `${args.repositoryName}:${sourceHash(args)}`;
+      const imageName = `${args.repositoryName}:${tag}`;
       const image = new docker.Image(
         `${name}-image`,
         { imageName, build, buildOnPreview: false, skipPush: true },

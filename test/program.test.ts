@@ -220,6 +220,14 @@ for (const { stack, engine } of RUNS) {
       }
     });
 
+    test('no input holds a path of this checkout: another checkout of the same commit sees no diff', () => {
+      for (const resource of run.resources) {
+        assert.ok(!JSON.stringify(resource.inputs).includes(REPO), `${resource.name} has an absolute path input`);
+      }
+      const image = one(run, 'docker:index/image:Image');
+      assert.deepEqual([image.inputs.build.context, image.inputs.build.dockerfile], ['.', 'service/Dockerfile']);
+    });
+
     test('every Kubernetes object validates against the Kubernetes OpenAPI schema', async () => {
       const objects = kubernetesObjects(run);
       assert.ok(objects.length >= 10);
