@@ -1,3 +1,4 @@
+import { scryptSync } from 'node:crypto';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
@@ -107,6 +108,8 @@ export class Database extends pulumi.ComponentResource {
   /** The Secret holding `username`, `password`, `root-password` and, for MongoDB, `url`. */
   public readonly secretName: pulumi.Output<string>;
   public readonly claimName: pulumi.Output<string>;
+  /** A one-way, deliberately slow hash of the Secret's data: changes with any password, reveals none. */
+  public readonly credentialsChecksum: pulumi.Output<string>;
 
   constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super('twotier:infra:Database', name, {}, opts);
@@ -123,23 +126,29 @@ export class Database extends pulumi.ComponentResource {
     this.port = spec.port;
     this.engine = args.engine;
 
+    const stringData = {
+      username: APP_USER,
+      password: pulumi.secret(password),
+      'root-password': pulumi.secret(rootPassword),
+      ...(args.engine === 'mongodb'
+        ? {
+            url: pulumi.secret(
+              pulumi.interpolate`mongodb://${APP_USER}:${pulumi.output(password).apply(encodeURIComponent)}@${this.host}:${spec.port}/${APP_DATABASE}?authSource=${APP_DATABASE}`,
+            ),
+          }
+        : {}),
+    };
+    this.credentialsChecksum = pulumi.unsecret(
+      pulumi
+        .all([stringData, args.namespace])
+        .apply(([data, namespace]) => credentialsChecksum(JSON.stringify(data), namespace)),
+    );
     const secret = new k8s.core.v1.Secret(
       `${name}-credentials`,
       {
         metadata: metadata('credentials'),
         type: 'Opaque',
-        stringData: {
-          username: APP_USER,
-          password: pulumi.secret(password),
-          'root-password': pulumi.secret(rootPassword),
-          ...(args.engine === 'mongodb'
-            ? {
-                url: pulumi.secret(
-                  pulumi.interpolate`mongodb://${APP_USER}:${pulumi.output(password).apply(encodeURIComponent)}@${this.host}:${spec.port}/${APP_DATABASE}?authSource=${APP_DATABASE}`,
-                ),
-              }
-            : {}),
-        },
+        stringData,
       },
       k8sOpts,
     );
@@ -272,4 +281,14 @@ export class Database extends pulumi.ComponentResource {
 /** A password made once and kept in the state: later `up`s never change it. */
 function generated(name: string, parent: pulumi.Resource): pulumi.Output<string> {
   return new random.RandomPassword(name, { length: 32, special: false }, { parent }).result;
+}
+
+/** scrypt with a per-namespace salt: pods roll on a new password, and the annotation cannot be reversed to one. */
+function credentialsChecksum(data: string, namespace: string): string {
+  return scryptSync(data, `two-tier:${namespace}:credentials`, 32, {
+    N: 2 ** 15,
+    r: 8,
+    p: 1,
+    maxmem: 64 * 1024 * 1024,
+  }).toString('hex');
 }

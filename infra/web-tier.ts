@@ -83,7 +83,11 @@ export class WebTier extends pulumi.ComponentResource {
           selector: { matchLabels: labels },
           strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
           template: {
-            metadata: { labels },
+            metadata: {
+              labels,
+              // The Secret is updated in place: without this, pods would keep the old password until they restart.
+              annotations: { 'two-tier/credentials-checksum': db.credentialsChecksum },
+            },
             spec: {
               automountServiceAccountToken: false,
               securityContext: restrictedPod(WEB_UID),

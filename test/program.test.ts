@@ -366,6 +366,24 @@ describe('pulumi program: configuration', () => {
     }
   });
 
+  test('a new dbPassword changes the web pod template (the pods roll), and the template never holds it', async () => {
+    const withPassword = (dbPassword: string) =>
+      runProgram('dev', { dbPassword, dbRootPassword: 'root-password-unchanged' }, ['dbPassword', 'dbRootPassword']);
+    const [first, again, rotated] = await Promise.all([
+      withPassword('first-password-1'),
+      withPassword('first-password-1'),
+      withPassword('second-password-2'),
+    ]);
+    const template = (run: ProgramRun) => one(run, 'kubernetes:apps/v1:Deployment').inputs.spec.template;
+    const checksum = (run: ProgramRun) => template(run).metadata.annotations?.['two-tier/credentials-checksum'];
+    assert.match(String(checksum(first)), /^[0-9a-f]{64}$/);
+    assert.equal(checksum(again), checksum(first), 'the same password must not roll the pods');
+    assert.notEqual(checksum(rotated), checksum(first), 'a new password leaves the pod template unchanged');
+    for (const run of [first, rotated]) {
+      assert.ok(!/first-password|second-password/.test(JSON.stringify(template(run))), 'the template holds a password');
+    }
+  });
+
   test('every key the stack files set is declared, with a default or a description, in Pulumi.yaml', () => {
     for (const stack of ['dev', 'eks']) {
       const declared = Object.keys(stackConfig(REPO, stack).config);
