@@ -164,10 +164,10 @@ export class Database extends pulumi.ComponentResource {
         : undefined;
 
     const claim = new k8s.core.v1.PersistentVolumeClaim(
-      `${name}-data`,
+      `${name}-${args.engine}-data`,
       {
         metadata: {
-          ...metadata('data'),
+          ...metadata(`${args.engine}-data`),
           // The claim binds only once its pod is scheduled (WaitForFirstConsumer): do not wait for it here.
           annotations: { 'pulumi.com/skipAwait': 'true' },
         },
@@ -182,7 +182,7 @@ export class Database extends pulumi.ComponentResource {
     this.claimName = claim.metadata.name;
 
     const headless = new k8s.core.v1.Service(
-      `${name}-headless`,
+      `${name}-${args.engine}-headless`,
       {
         metadata: metadata(`${args.engine}-headless`),
         spec: {
@@ -196,7 +196,7 @@ export class Database extends pulumi.ComponentResource {
     );
 
     new k8s.core.v1.Service(
-      `${name}-service`,
+      `${name}-${args.engine}-service`,
       {
         metadata: { ...metadata(args.engine), name: this.serviceName },
         spec: {
@@ -222,7 +222,7 @@ export class Database extends pulumi.ComponentResource {
     });
 
     new k8s.apps.v1.StatefulSet(
-      `${name}-statefulset`,
+      `${name}-${args.engine}-statefulset`,
       {
         metadata: metadata(args.engine),
         spec: {

@@ -183,9 +183,9 @@ const FIXTURES: Array<{ what: string; stack: 'dev' | 'eks'; mutate: Mutation; ex
     what: 'a LoadBalancer database Service',
     stack: 'eks',
     mutate: (r) => {
-      find(r, 'db-service').props.spec.type = 'LoadBalancer';
+      find(r, 'db-mysql-service').props.spec.type = 'LoadBalancer';
     },
-    expected: ['database-not-exposed: db-service: the database Service is exposed as LoadBalancer'],
+    expected: ['database-not-exposed: db-mysql-service: the database Service is exposed as LoadBalancer'],
   },
   {
     what: 'a mounted service account token',

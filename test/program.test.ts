@@ -73,7 +73,7 @@ for (const { stack, engine } of RUNS) {
     });
 
     test('the web tier reaches the database by its Service name, never an IP', () => {
-      const dbService = one(run, 'kubernetes:core/v1:Service', 'db-service');
+      const dbService = one(run, 'kubernetes:core/v1:Service', `db-${engine}-service`);
       const expectedHost = `${dbService.inputs.metadata.name}.two-tier-${stack}.svc.cluster.local`;
       const web = containers(one(run, 'kubernetes:apps/v1:Deployment'))[0];
       const env = Object.fromEntries(web?.env.map((e: { name: string }) => [e.name, e]));
@@ -160,7 +160,7 @@ for (const { stack, engine } of RUNS) {
 
     test('the StatefulSet names its headless Service and mounts a claim of the configured size', () => {
       const statefulSet = one(run, 'kubernetes:apps/v1:StatefulSet');
-      const headless = one(run, 'kubernetes:core/v1:Service', 'db-headless');
+      const headless = one(run, 'kubernetes:core/v1:Service', `db-${engine}-headless`);
       assert.equal(headless.inputs.spec.clusterIP, 'None');
       assert.equal(statefulSet.inputs.spec.serviceName, headless.inputs.metadata.name);
       const claim = one(run, 'kubernetes:core/v1:PersistentVolumeClaim');
@@ -172,7 +172,7 @@ for (const { stack, engine } of RUNS) {
     });
 
     test('the database is never reachable from outside the cluster', () => {
-      for (const name of ['db-service', 'db-headless']) {
+      for (const name of [`db-${engine}-service`, `db-${engine}-headless`]) {
         const type = one(run, 'kubernetes:core/v1:Service', name).inputs.spec.type ?? 'ClusterIP';
         assert.equal(type, 'ClusterIP', `${name} is exposed as ${type}`);
       }
@@ -381,6 +381,49 @@ describe('pulumi program: configuration', () => {
     assert.notEqual(checksum(rotated), checksum(first), 'a new password leaves the pod template unchanged');
     for (const run of [first, rotated]) {
       assert.ok(!/first-password|second-password/.test(JSON.stringify(template(run))), 'the template holds a password');
+    }
+  });
+
+  test('switching dbEngine creates a new StatefulSet, claim and Services and removes the old ones: no shared volume', async () => {
+    const [mysql, mongodb] = await Promise.all([
+      runProgram('eks', { dbEngine: 'mysql' }),
+      runProgram('eks', { dbEngine: 'mongodb' }),
+    ]);
+    const perEngine = (run: ProgramRun) =>
+      run.resources
+        .filter((r) =>
+          [
+            'kubernetes:apps/v1:StatefulSet',
+            'kubernetes:core/v1:PersistentVolumeClaim',
+            'kubernetes:core/v1:Service',
+          ].includes(r.type),
+        )
+        .filter((r) => r.name.startsWith('db-'));
+    for (const [a, b] of [
+      [mysql, mongodb],
+      [mongodb, mysql],
+    ] as const) {
+      assert.equal(perEngine(a).length, 4);
+      for (const resource of perEngine(a)) {
+        assert.ok(
+          !perEngine(b).some((other) => other.urn === resource.urn),
+          `${resource.name} would be replaced in place`,
+        );
+        assert.ok(
+          !perEngine(b).some(
+            (other) => other.type === resource.type && other.inputs.metadata.name === resource.inputs.metadata.name,
+          ),
+          `both engines name a ${resource.type} ${resource.inputs.metadata.name}`,
+        );
+      }
+    }
+    for (const run of [mysql, mongodb]) {
+      const claim = one(run, 'kubernetes:core/v1:PersistentVolumeClaim');
+      const statefulSet = one(run, 'kubernetes:apps/v1:StatefulSet');
+      assert.ok(
+        statefulSet.dependencies.includes(claim.urn),
+        'the old claim could be deleted while its pod still holds it',
+      );
     }
   });
 
