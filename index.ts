@@ -2,7 +2,7 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { checkCapacity, parseRequests } from './infra/capacity';
 import type { ClusterTarget } from './infra/cluster';
-import { monthlyCost } from './infra/cost';
+import { type EksSupportType, monthlyCost } from './infra/cost';
 import { DATABASE_RESOURCES, Database, type DbEngine } from './infra/database';
 import { EksCluster } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
@@ -37,6 +37,10 @@ const eks =
         instanceType: config.require('instanceType'),
         nodeCount: between('nodeCount', config.requireNumber('nodeCount'), 1, 100),
         nodeVolumeSizeGi: between('nodeVolumeSizeGi', config.requireNumber('nodeVolumeSizeGi'), 20, 16_384),
+        supportType: oneOf<EksSupportType>('eksSupportType', config.require('eksSupportType'), [
+          'STANDARD',
+          'EXTENDED',
+        ]),
       }
     : undefined;
 

@@ -1,5 +1,14 @@
 import { instanceType } from './instance-types';
 
+/** STANDARD: the version's first 14 months; EXTENDED: the 12 after, at six times the control plane's price. */
+export type EksSupportType = 'STANDARD' | 'EXTENDED';
+
+/**
+ * When EKS ends standard support of the versions this program offers (14 months after EKS released them:
+ * 1.34 on 2025-10-02, 1.35 on 2026-01-27; docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html).
+ */
+export const STANDARD_SUPPORT_ENDS: Record<string, string> = { '1.34': '2026-12-02', '1.35': '2027-03-27' };
+
 /**
  * Monthly prices in ap-south-1 (Mumbai), USD, from the AWS public price list as of 2026-11-01
  * (https://aws.amazon.com/eks/pricing/, /ec2/pricing/on-demand/, /ebs/pricing/, /elasticloadbalancing/pricing/,
@@ -9,13 +18,14 @@ import { instanceType } from './instance-types';
 export const PRICES = {
   date: '2026-11-01',
   hoursPerMonth: 730,
-  eksControlPlaneHourly: 0.1,
+  eksControlPlaneHourly: { STANDARD: 0.1, EXTENDED: 0.6 },
   gp3GibMonth: 0.0912,
   classicLoadBalancerHourly: 0.0283,
   publicIpv4Hourly: 0.005,
 } as const;
 
 export interface CostInput {
+  supportType: EksSupportType;
   instanceType: string;
   nodeCount: number;
   nodeVolumeSizeGi: number;
@@ -38,7 +48,7 @@ const cents = (value: number) => Math.round(value * 100) / 100;
 export function monthlyCost(input: CostInput): CostBreakdown {
   const hours = PRICES.hoursPerMonth;
   const parts = {
-    controlPlane: PRICES.eksControlPlaneHourly * hours,
+    controlPlane: PRICES.eksControlPlaneHourly[input.supportType] * hours,
     nodes: instanceType(input.instanceType).hourlyUsd * hours * input.nodeCount,
     nodeVolumes: PRICES.gp3GibMonth * input.nodeVolumeSizeGi * input.nodeCount,
     // Nodes in public subnets have a public IPv4 address each, billed since 2024.

@@ -3,12 +3,15 @@ import * as eks from '@pulumi/eks';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { ClusterTarget } from './cluster';
+import type { EksSupportType } from './cost';
 
 export interface EksClusterArgs {
   /** The EKS cluster's name; also names its log group, so destroy can remove that too. */
   readonly clusterName: string;
-  /** The pinned Kubernetes version of the control plane, e.g. "1.33". */
+  /** The pinned Kubernetes version of the control plane, e.g. "1.35". */
   readonly kubernetesVersion: string;
+  /** What EKS does when the version leaves standard support; the cost estimate reads the same value. */
+  readonly supportType: EksSupportType;
   /** The node instance type, e.g. "t3.small". */
   readonly instanceType: string;
   /** Nodes in the node group: desired and minimum. */
@@ -92,6 +95,8 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
       {
         name: args.clusterName,
         version: args.kubernetesVersion,
+        // EKS's default is EXTENDED: a version past its 14 months would silently bill $0.60 an hour, not $0.10.
+        upgradePolicy: { supportType: args.supportType },
         vpcId: vpc.id,
         publicSubnetIds: subnets.map((subnet) => subnet.id),
         instanceType: args.instanceType,

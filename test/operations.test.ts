@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { checkCapacity, parseRequests } from '../infra/capacity';
-import { monthlyCost, PRICES } from '../infra/cost';
+import { monthlyCost, PRICES, STANDARD_SUPPORT_ENDS } from '../infra/cost';
 import { DATABASE_RESOURCES } from '../infra/database';
 import { sourceHash } from '../infra/image';
 import { INSTANCE_TYPES } from '../infra/instance-types';
 import { WEB_RESOURCES } from '../infra/web-tier';
 import { one, type ProgramRun, runProgram } from './support/program';
 import { REPO } from './support/server-process';
+import { stackConfig } from './support/stack-config';
 
 const DEFAULT_EKS = {
   instanceType: 't3.small',
@@ -67,20 +68,55 @@ describe('cost', () => {
 
   test('the default breakdown, from the dated ap-south-1 price table', () => {
     assert.equal(PRICES.date, '2026-11-01');
-    assert.deepEqual(monthlyCost({ instanceType: 't3.small', nodeCount: 2, nodeVolumeSizeGi: 20, dbVolumeSizeGi: 1 }), {
-      controlPlane: 73,
-      nodes: 32.7,
-      nodeVolumes: 3.65,
-      nodePublicIps: 7.3,
-      databaseVolume: 0.09,
-      loadBalancer: 20.66,
-      total: 137.4,
-    });
+    assert.deepEqual(
+      monthlyCost({
+        instanceType: 't3.small',
+        nodeCount: 2,
+        nodeVolumeSizeGi: 20,
+        dbVolumeSizeGi: 1,
+        supportType: 'STANDARD',
+      }),
+      {
+        controlPlane: 73,
+        nodes: 32.7,
+        nodeVolumes: 3.65,
+        nodePublicIps: 7.3,
+        databaseVolume: 0.09,
+        loadBalancer: 20.66,
+        total: 137.4,
+      },
+    );
+  });
+
+  test("the control plane is priced by the stack's own eksSupportType, the setting the cluster is given", async () => {
+    const extended = await runProgram('eks', { eksSupportType: 'EXTENDED' });
+    assert.deepEqual(extended.errors, []);
+    assert.deepEqual(one(extended, 'eks:index:Cluster').inputs.upgradePolicy, { supportType: 'EXTENDED' });
+    assert.equal(extended.outputs.estimatedMonthlyCostUsd?.value, 137.4 + 0.5 * 730);
+  });
+
+  test('the default Kubernetes version is in standard support on 2026-11-22 and for three months after', () => {
+    const version = stackConfig(REPO, 'eks').config['two-tier:kubernetesVersion'] as string;
+    const ends = STANDARD_SUPPORT_ENDS[version];
+    assert.ok(ends, `no standard-support date for ${version} in infra/cost.ts`);
+    assert.ok(ends > '2027-02-22', `${version} leaves standard support on ${ends}`);
   });
 
   test("doubling the nodes moves the estimate by the nodes' price and nothing else", () => {
-    const two = monthlyCost({ instanceType: 't3.small', nodeCount: 2, nodeVolumeSizeGi: 20, dbVolumeSizeGi: 1 });
-    const four = monthlyCost({ instanceType: 't3.small', nodeCount: 4, nodeVolumeSizeGi: 20, dbVolumeSizeGi: 1 });
+    const two = monthlyCost({
+      instanceType: 't3.small',
+      nodeCount: 2,
+      nodeVolumeSizeGi: 20,
+      dbVolumeSizeGi: 1,
+      supportType: 'STANDARD',
+    });
+    const four = monthlyCost({
+      instanceType: 't3.small',
+      nodeCount: 4,
+      nodeVolumeSizeGi: 20,
+      dbVolumeSizeGi: 1,
+      supportType: 'STANDARD',
+    });
     const nodesPrice = two.nodes + two.nodeVolumes + two.nodePublicIps;
     assert.ok(
       Math.abs(four.total - two.total - nodesPrice) <= 0.01,

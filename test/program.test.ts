@@ -241,7 +241,8 @@ for (const { stack, engine } of RUNS) {
         assert.equal(cluster.inputs.instanceType, 't3.small');
         assert.equal(cluster.inputs.desiredCapacity, 2);
         assert.equal(cluster.inputs.minSize, 2);
-        assert.equal(cluster.inputs.version, '1.33');
+        assert.equal(cluster.inputs.version, '1.35');
+        assert.deepEqual(cluster.inputs.upgradePolicy, { supportType: 'STANDARD' }, 'EKS defaults to extended support');
         assert.equal(cluster.inputs.authenticationMode, 'API');
         assert.equal(cluster.inputs.createOidcProvider, true);
         assert.equal(cluster.inputs.name, 'two-tier-eks');
