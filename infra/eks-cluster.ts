@@ -60,6 +60,7 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
       parent,
     );
     const zones = aws.getAvailabilityZonesOutput({ state: 'available' }, parent);
+    const network: pulumi.Resource[] = [vpc, gateway, routes];
     const subnets = SUBNETS.map((cidrBlock, index) => {
       const subnet = new aws.ec2.Subnet(
         `${name}-public-${index}`,
@@ -73,10 +74,13 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
         },
         parent,
       );
-      new aws.ec2.RouteTableAssociation(
-        `${name}-public-${index}`,
-        { subnetId: subnet.id, routeTableId: routes.id },
-        parent,
+      network.push(
+        subnet,
+        new aws.ec2.RouteTableAssociation(
+          `${name}-public-${index}`,
+          { subnetId: subnet.id, routeTableId: routes.id },
+          parent,
+        ),
       );
       return subnet;
     });
@@ -110,7 +114,8 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
         createOidcProvider: true,
         enabledClusterLogTypes: args.controlPlaneLogs ? ['api', 'audit', 'authenticator'] : [],
       },
-      { parent: this, dependsOn: logGroup ? [logGroup] : [] },
+      // Destroy removes the nodes and everything on them while they still reach the internet and the API endpoint.
+      { parent: this, dependsOn: [...network, ...(logGroup ? [logGroup] : [])] },
     );
 
     this.kubeconfig = pulumi.secret(this.cluster.kubeconfigJson);

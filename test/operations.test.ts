@@ -172,6 +172,18 @@ describe('destroy leaves nothing billable: the dependency order under mocks', ()
     assert.equal(one(protectedRun, 'kubernetes:storage.k8s.io/v1:StorageClass').inputs.reclaimPolicy, 'Retain');
   });
 
+  test('the cluster, and so every node and pod, is deleted before any network resource the nodes need', () => {
+    const cluster = one(run, 'eks:index:Cluster');
+    const network = run.resources.filter((r) => r.type.startsWith('aws:ec2/'));
+    assert.ok(network.length >= 7, 'the VPC, gateway, route table, subnets and associations');
+    for (const resource of network) {
+      assert.ok(
+        cluster.dependencies.includes(resource.urn),
+        `${resource.type} ${resource.name} could be deleted first`,
+      );
+    }
+  });
+
   test("the ECR repository goes with its images, and the control-plane log group is the stack's own", () => {
     assert.equal(one(run, 'aws:ecr/repository:Repository').inputs.forceDelete, true);
     const logGroup = one(run, 'aws:cloudwatch/logGroup:LogGroup');
