@@ -62,7 +62,6 @@ const cluster: ClusterTarget & { kubeconfig?: pulumi.Output<string> } = eks
       clusterName: `two-tier-${stack}`,
       kubernetesVersion: config.require('kubernetesVersion'),
       controlPlaneLogs: config.requireBoolean('controlPlaneLogs'),
-      protectData: settings.protectData,
     })
   : new LocalCluster('cluster', { kind: localCluster, context: config.get('kubeContext') ?? '' });
 
@@ -78,7 +77,8 @@ const namespace = new k8s.core.v1.Namespace(
       },
     },
   },
-  { provider: cluster.provider, dependsOn: cluster.addons },
+  // Locally, keeping the data means keeping the claim, and so the namespace it lives in.
+  { provider: cluster.provider, dependsOn: cluster.addons, retainOnDelete: settings.protectData && !eks },
 );
 
 // A prebuilt image needs no Docker, registry or load step, not even at `up`.
@@ -107,6 +107,7 @@ const database = new Database('db', {
   storageClassName: cluster.storageClassName,
   volumeSizeGi: settings.dbVolumeSizeGi,
   protectData: settings.protectData,
+  dataVolume: cluster.dataVolume?.bind(cluster),
   password: config.getSecret('dbPassword'),
   rootPassword: config.getSecret('dbRootPassword'),
   dependsOn: cluster.addons,

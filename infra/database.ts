@@ -2,6 +2,7 @@ import { scryptSync } from 'node:crypto';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
+import type { ClusterTarget } from './cluster';
 import { allowIngress, fromSecret, restrictedContainer, restrictedPod, tierLabels } from './labels';
 
 export type DbEngine = 'mysql' | 'mongodb';
@@ -17,8 +18,10 @@ export interface DatabaseArgs {
   readonly storageClassName: pulumi.Input<string>;
   /** The data volume, GiB. */
   readonly volumeSizeGi: number;
-  /** Protect the claim from deletion and keep it when the stack is destroyed. */
+  /** Keep the data when the stack is destroyed or the engine switched: the disk (eks) or the claim (local). */
   readonly protectData: boolean;
+  /** The cluster's own data volume, when it has one (eks); otherwise the StorageClass provisions the claim's. */
+  readonly dataVolume?: ClusterTarget['dataVolume'];
   /** The application user's password (`pulumi config set --secret dbPassword`); generated when absent. */
   readonly password?: pulumi.Input<string>;
   /** The administrator's password (`dbRootPassword`); generated when absent. */
@@ -163,8 +166,16 @@ export class Database extends pulumi.ComponentResource {
           )
         : undefined;
 
+    const claimName = `${name}-${args.engine}-data`;
+    const volume = args.dataVolume?.(claimName, {
+      namespace: args.namespace,
+      claimName,
+      sizeGi: args.volumeSizeGi,
+      keep: args.protectData,
+      parent: this,
+    });
     const claim = new k8s.core.v1.PersistentVolumeClaim(
-      `${name}-${args.engine}-data`,
+      claimName,
       {
         metadata: {
           ...metadata(`${args.engine}-data`),
@@ -174,10 +185,16 @@ export class Database extends pulumi.ComponentResource {
         spec: {
           accessModes: ['ReadWriteOnce'],
           storageClassName: args.storageClassName,
+          volumeName: volume?.metadata.name,
           resources: { requests: { storage: `${args.volumeSizeGi}Gi` } },
         },
       },
-      { ...k8sOpts, protect: args.protectData, retainOnDelete: args.protectData, dependsOn: args.dependsOn },
+      // No `protect`: destroy must never stop half-way with the cluster still billing.
+      {
+        ...k8sOpts,
+        retainOnDelete: args.protectData && !volume,
+        dependsOn: [...(volume ? [volume] : []), ...(args.dependsOn ?? [])],
+      },
     );
     this.claimName = claim.metadata.name;
 

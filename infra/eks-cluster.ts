@@ -2,7 +2,7 @@ import * as aws from '@pulumi/aws';
 import * as eks from '@pulumi/eks';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import type { ClusterTarget } from './cluster';
+import type { ClusterTarget, DataVolumeArgs } from './cluster';
 import type { EksSupportType } from './cost';
 
 export interface EksClusterArgs {
@@ -20,8 +20,6 @@ export interface EksClusterArgs {
   readonly nodeVolumeSizeGi: number;
   /** Whether control-plane logs go to CloudWatch (api, audit, authenticator; kept 7 days). */
   readonly controlPlaneLogs: boolean;
-  /** The database volume survives destroy: its disks are retained instead of deleted. */
-  readonly protectData: boolean;
 }
 
 const CIDR = '10.42.0.0/16';
@@ -42,6 +40,9 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
   /** Secret: the kubeconfig for kubectl. */
   public readonly kubeconfig: pulumi.Output<string>;
   public readonly cluster: eks.Cluster;
+  /** The zone data volumes are created in, and so where the pods that mount them run. */
+  private readonly dataZone: pulumi.Output<string>;
+  private readonly ebsCsi: aws.eks.Addon;
 
   constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super('twotier:infra:EksCluster', name, {}, opts);
@@ -169,19 +170,60 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
         parameters: { type: 'gp3', encrypted: 'true', 'csi.storage.k8s.io/fstype': 'ext4' },
         // Bind where the pod is scheduled, so the volume is created in the node's zone.
         volumeBindingMode: 'WaitForFirstConsumer',
-        reclaimPolicy: args.protectData ? 'Retain' : 'Delete',
+        reclaimPolicy: 'Delete',
         allowVolumeExpansion: true,
       },
       { parent: this, provider: this.provider, dependsOn: [ebsCsi] },
     );
 
     this.storageClassName = storageClass.metadata.name;
+    this.dataZone = zones.names.apply((names) => names[0] as string);
+    this.ebsCsi = ebsCsi;
     this.addons = [ebsCsi, metricsServer, storageClass];
     this.registerOutputs({
       clusterName: this.clusterName,
       kubeconfig: this.kubeconfig,
       storageClassName: this.storageClassName,
     });
+  }
+
+  /** The stack's own gp3 encrypted EBS volume as a PersistentVolume for one claim. Pulumi deletes the disk itself
+   * (after the pod, claim and PV, while the CSI driver can still detach it), or leaves only the disk when `keep`. */
+  public dataVolume(name: string, args: DataVolumeArgs): k8s.core.v1.PersistentVolume {
+    const volume = new aws.ebs.Volume(
+      `${name}-ebs`,
+      {
+        availabilityZone: this.dataZone,
+        size: args.sizeGi,
+        type: 'gp3',
+        encrypted: true,
+        tags: { Name: pulumi.interpolate`${args.namespace}/${args.claimName}`, 'two-tier/claim': args.claimName },
+      },
+      { parent: args.parent, retainOnDelete: args.keep, dependsOn: [this.ebsCsi] },
+    );
+    return new k8s.core.v1.PersistentVolume(
+      `${name}-pv`,
+      {
+        metadata: { name: pulumi.interpolate`${args.namespace}-${args.claimName}` },
+        spec: {
+          capacity: { storage: `${args.sizeGi}Gi` },
+          accessModes: ['ReadWriteOnce'],
+          // Kubernetes never deletes the disk: Pulumi does, or keeps it.
+          persistentVolumeReclaimPolicy: 'Retain',
+          storageClassName: STORAGE_CLASS,
+          claimRef: { namespace: args.namespace, name: args.claimName },
+          csi: { driver: 'ebs.csi.aws.com', volumeHandle: volume.id, fsType: 'ext4' },
+          nodeAffinity: {
+            required: {
+              nodeSelectorTerms: [
+                { matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: [this.dataZone] }] },
+              ],
+            },
+          },
+        },
+      },
+      { parent: args.parent, provider: this.provider, dependsOn: [volume, this.ebsCsi] },
+    );
   }
 }
 

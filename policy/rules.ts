@@ -227,6 +227,9 @@ export const encryptedVolumes: ResourceRule = {
     ) {
       return resource.props.parameters?.encrypted === 'true' ? [] : [`${resource.name}: EBS volumes are not encrypted`];
     }
+    if (resource.type === 'aws:ebs/volume:Volume') {
+      return resource.props.encrypted === true ? [] : [`${resource.name}: the EBS volume is not encrypted`];
+    }
     if (resource.type === 'eks:index:Cluster') {
       return resource.props.nodeRootVolumeEncrypted === true
         ? []

@@ -156,32 +156,61 @@ describe('destroy leaves nothing billable: the dependency order under mocks', ()
     }
   });
 
-  test('the database volume goes while the EBS CSI driver still runs, and is deleted by default', () => {
+  test("the database disk is the stack's own: destroy deletes it after the pod, claim and PV, while the CSI driver runs", () => {
+    const volume = one(run, 'aws:ebs/volume:Volume');
+    assert.deepEqual([volume.inputs.type, volume.inputs.encrypted, volume.inputs.size], ['gp3', true, 1]);
+    assert.equal(volume.inputs.availabilityZone, 'ap-south-1a');
+    assert.equal(volume.retainOnDelete, false);
+    const pv = one(run, 'kubernetes:core/v1:PersistentVolume');
     const claim = one(run, 'kubernetes:core/v1:PersistentVolumeClaim');
-    assert.ok(claim.dependencies.includes(urn(run, 'aws:eks/addon:Addon', 'cluster-ebs-csi')));
-    assert.ok(claim.dependencies.includes(urn(run, 'kubernetes:storage.k8s.io/v1:StorageClass', 'cluster-gp3')));
-    assert.equal(claim.protect, false);
-    assert.equal(claim.retainOnDelete, false);
+    const statefulSet = one(run, 'kubernetes:apps/v1:StatefulSet');
+    assert.equal(pv.inputs.spec.csi.volumeHandle, volume.name.concat('-id'));
+    assert.equal(pv.inputs.spec.persistentVolumeReclaimPolicy, 'Retain', 'the CSI driver must not race Pulumi');
+    assert.deepEqual(pv.inputs.spec.claimRef, { namespace: 'two-tier-eks', name: claim.inputs.metadata.name });
+    assert.equal(claim.inputs.spec.volumeName, pv.inputs.metadata.name);
+    const addon = urn(run, 'aws:eks/addon:Addon', 'cluster-ebs-csi');
+    for (const [dependent, dependency] of [
+      [statefulSet, claim.urn],
+      [claim, pv.urn],
+      [pv, volume.urn],
+      [volume, addon],
+      [pv, addon],
+    ] as const) {
+      assert.ok(dependent.dependencies.includes(dependency), `${dependent.name} is not deleted before ${dependency}`);
+    }
+  });
+
+  test('nothing is `protect`ed: the scheduled destroy never stops half-way, with or without protectData', () => {
+    for (const r of [run, protectedRun]) {
+      assert.deepEqual(
+        r.resources.filter((resource) => resource.protect).map((resource) => resource.name),
+        [],
+      );
+    }
+  });
+
+  test('protectData keeps only the disk, and toggling it changes no resource input (StorageClass included)', () => {
+    assert.equal(one(protectedRun, 'aws:ebs/volume:Volume').retainOnDelete, true);
+    const retained = protectedRun.resources.filter((r) => r.retainOnDelete).map((r) => r.type);
+    assert.deepEqual(retained, ['aws:ebs/volume:Volume'], 'destroy would leave more than the disk behind');
+    for (const resource of run.resources) {
+      const other = one(protectedRun, resource.type, resource.name);
+      assert.deepEqual(other.inputs, resource.inputs, `toggling protectData updates ${resource.name}`);
+    }
     assert.equal(one(run, 'kubernetes:storage.k8s.io/v1:StorageClass').inputs.reclaimPolicy, 'Delete');
   });
 
-  test('protectData: true protects the claim and retains the volume', () => {
-    const claim = one(protectedRun, 'kubernetes:core/v1:PersistentVolumeClaim');
-    assert.equal(claim.protect, true);
-    assert.equal(claim.retainOnDelete, true);
-    assert.equal(one(protectedRun, 'kubernetes:storage.k8s.io/v1:StorageClass').inputs.reclaimPolicy, 'Retain');
-  });
-
-  test('the cluster, and so every node and pod, is deleted before any network resource the nodes need', () => {
-    const cluster = one(run, 'eks:index:Cluster');
-    const network = run.resources.filter((r) => r.type.startsWith('aws:ec2/'));
-    assert.ok(network.length >= 7, 'the VPC, gateway, route table, subnets and associations');
-    for (const resource of network) {
-      assert.ok(
-        cluster.dependencies.includes(resource.urn),
-        `${resource.type} ${resource.name} could be deleted first`,
-      );
-    }
+  test('local protectData keeps the claim and its namespace, and protects nothing', async () => {
+    const local = await runProgram('dev', { protectData: true });
+    assert.deepEqual(local.errors, []);
+    assert.deepEqual(
+      local.resources
+        .filter((r) => r.retainOnDelete)
+        .map((r) => r.type)
+        .sort(),
+      ['kubernetes:core/v1:Namespace', 'kubernetes:core/v1:PersistentVolumeClaim'],
+    );
+    assert.ok(local.resources.every((r) => !r.protect));
   });
 
   test("the ECR repository goes with its images, and the control-plane log group is the stack's own", () => {
