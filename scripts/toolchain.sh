@@ -2,8 +2,8 @@
 # Builds, from Go modules through the Go module proxy, what the lifecycle test (npm run e2e) needs
 # on a machine without a Pulumi CLI or a Kubernetes cluster: the Pulumi CLI and its Node.js
 # language host, the Kubernetes provider plugin, a container-free control plane (etcd,
-# kube-apiserver, kube-controller-manager, kube-scheduler, KWOK) and FerretDB (a MongoDB wire-protocol
-# server on SQLite, for the MongoDB store's tests).
+# kube-apiserver, kube-controller-manager, kube-scheduler, KWOK) with kubectl, and FerretDB (a
+# MongoDB wire-protocol server on SQLite, for the MongoDB store's tests).
 #
 # Usage: scripts/toolchain.sh [component ...]      (default: all; prints the bin folder last)
 # Cache: $TWO_TIER_TOOLCHAIN (default ~/.cache/two-tier-toolchain), one folder per component and
@@ -19,6 +19,8 @@ PULUMI_VERSION=3.259.0
 LANGUAGE_HOST_VERSION=3.68.0
 KUBERNETES_PROVIDER_VERSION=4.25.0
 KUBERNETES_PROVIDER_PSEUDO=v4.0.0-20260115033456-f47bc2d6f199 # the commit tagged v4.25.0
+# The checksum database has no entry for that pseudo-version, so its module hash is pinned here.
+KUBERNETES_PROVIDER_SUM=h1:j2bphCf7c2YhnBrhwht2f3TNRRgcMImltUlAgzxr9H4=
 KUBERNETES_VERSION=1.36.3
 ETCD_VERSION=3.6.16
 KWOK_VERSION=0.8.0
@@ -32,6 +34,8 @@ mkdir -p "$CACHE" "$BIN"
 step() { printf 'toolchain: %s\n' "$*" >&2; }
 # module_dir MODULE@VERSION: the module's unpacked folder in the module cache (read-only).
 module_dir() { go mod download -json "$1" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'; }
+# module_sum MODULE@VERSION: the module's h1: hash as downloaded.
+module_sum() { go mod download -json "$1" | sed -n 's/^\t"Sum": "\(.*\)",$/\1/p'; }
 # writable_copy MODULE@VERSION DEST: a writable copy of the module's files.
 writable_copy() {
   local dir
@@ -60,10 +64,13 @@ build_language_host() {
 }
 
 build_kubernetes_provider() { # provider/v4 replaces sdk/v4 with ../sdk; go generate embeds the schema
-  local src=$1/src
-  writable_copy "github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_PROVIDER_PSEUDO" "$src/provider"
+  local src=$1/src module=github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_PROVIDER_PSEUDO sum
+  export GONOSUMDB=github.com/pulumi/pulumi-kubernetes/provider
+  sum=$(module_sum "$module")
+  [ "$sum" = "$KUBERNETES_PROVIDER_SUM" ] || { echo "$module has hash '$sum', not the pinned $KUBERNETES_PROVIDER_SUM" >&2; return 1; }
+  writable_copy "$module" "$src/provider"
   writable_copy "github.com/pulumi/pulumi-kubernetes/sdk/v4@v$KUBERNETES_PROVIDER_VERSION" "$src/sdk"
-  (cd "$src/provider/cmd/pulumi-resource-kubernetes" && go generate ./...)
+  (cd "$src/provider/cmd/pulumi-resource-kubernetes" && VERSION=$KUBERNETES_PROVIDER_VERSION go generate ./...)
   (cd "$src/provider" && go build -trimpath \
     -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_VERSION" \
     -o "$1/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes)
@@ -82,12 +89,12 @@ build_kubernetes() { # k8s.io/kubernetes replaces its staging modules with ./sta
     echo "require k8s.io/kubernetes v$KUBERNETES_VERSION"
     sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#replace \1 => \1 v0.'"${KUBERNETES_VERSION#1.}"'#p' "$gomod"
   } >"$wrap/go.mod"
-  local pkgs="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler"
+  local pkgs="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl"
   local v
   for v in component-base/version client-go/pkg/version; do
     ldflags+=" -X k8s.io/$v.gitVersion=v$KUBERNETES_VERSION -X k8s.io/$v.gitMajor=1 -X k8s.io/$v.gitMinor=$minor"
   done
-  (cd "$wrap" && go get $pkgs && for p in $pkgs; do
+  (cd "$wrap" && go get $(printf "%s@v$KUBERNETES_VERSION " $pkgs) && for p in $pkgs; do
     step "  $(basename "$p")"
     go build -trimpath -ldflags "-s -w$ldflags" -o "$1/$(basename "$p")" "$p"
   done)
@@ -121,7 +128,7 @@ COMPONENTS=(
   "language_host $LANGUAGE_HOST_VERSION pulumi-language-nodejs"
   "kubernetes_provider $KUBERNETES_PROVIDER_VERSION pulumi-resource-kubernetes"
   "etcd $ETCD_VERSION etcd"
-  "kubernetes $KUBERNETES_VERSION kube-apiserver kube-controller-manager kube-scheduler"
+  "kubernetes $KUBERNETES_VERSION kube-apiserver kube-controller-manager kube-scheduler kubectl"
   "kwok $KWOK_VERSION kwok kwokctl"
   "ferretdb $FERRETDB_VERSION ferretdb"
 )
@@ -137,7 +144,9 @@ for entry in "${COMPONENTS[@]}"; do
     step "$name $version: building (log: $dir.log)"
     start=$SECONDS
     rm -rf "$dir" && mkdir -p "$dir"
-    if ! "build_$name" "$dir" >"$dir.log" 2>&1; then
+    # In the background so that errexit holds inside the build function (an `if` would suspend it).
+    (set -e; "build_$name" "$dir") >"$dir.log" 2>&1 &
+    if ! wait $!; then
       echo "toolchain: $name $version failed to build; the last lines of $dir.log:" >&2
       tail -n 15 "$dir.log" >&2
       exit 1
@@ -145,6 +154,7 @@ for entry in "${COMPONENTS[@]}"; do
     touch "$dir/.complete"
     step "$name $version: built in $((SECONDS - start)) s"
   fi
-  for b in $binaries; do ln -sf "$dir/$b" "$BIN/$b"; done
+  # Hard links: the CLI finds its language host next to its own path, not as an ambient plugin.
+  for b in $binaries; do ln -f "$dir/$b" "$BIN/$b"; done
 done
 echo "$BIN"

@@ -42,7 +42,7 @@ function runsTests(job: Job): boolean {
 
 /** The Pulumi command a step runs, if any. */
 function pulumiCommand(step: Step): string | undefined {
-  if (step.uses?.startsWith('pulumi/actions@')) return String(step.with?.command);
+  if (step.uses?.startsWith('pulumi/actions@')) return step.with?.command ? String(step.with.command) : undefined;
   return /\bpulumi (preview|up|destroy)\b/.exec(step.run ?? '')?.[1];
 }
 
@@ -62,15 +62,34 @@ describe('the GitHub workflows', () => {
       .map(([name, job]) => ({ file, workflow, name, job })),
   );
 
-  test('pull requests run the tests, then preview both stacks with the diff commented', () => {
+  test('pull requests run the tests, then the dev lifecycle on a kind cluster the stack uses, and preview eks', () => {
     const pr = workflows['pull-request.yml'] as Workflow;
     assert.ok('pull_request' in pr.on);
     const preview = pulumiJobs.find((j) => j.file === 'pull-request.yml');
     assert.ok(preview, 'no preview job on pull requests');
     const step = preview.job.steps?.find((s) => pulumiCommand(s)) as Step;
     assert.equal(pulumiCommand(step), 'preview');
+    assert.equal(step.with?.['stack-name'], 'eks');
     assert.equal(step.with?.['comment-on-pr'], true);
-    assert.match(readFileSync(join(FOLDER, 'pull-request.yml'), 'utf8'), /stack: \[dev, eks\]/);
+
+    const lifecycle = pr.jobs.lifecycle as Job;
+    assert.ok(
+      upstream(pr, 'lifecycle').some((need) => runsTests(pr.jobs[need] as Job)),
+      'the lifecycle runs after the tests',
+    );
+    const kind = lifecycle.steps?.find((s) => s.uses?.startsWith('helm/kind-action@')) as Step;
+    const e2e = lifecycle.steps?.find((s) => /\bnpm run e2e\b/.test(s.run ?? '')) as Step & {
+      env?: Record<string, string>;
+    };
+    assert.ok(kind && e2e, 'the lifecycle job creates a kind cluster and runs npm run e2e');
+    const devStack = yaml.load(readFileSync(join(REPO, 'Pulumi.dev.yaml'), 'utf8')) as {
+      config: Record<string, unknown>;
+    };
+    const kindName = String(devStack.config['two-tier:kindClusterName'] ?? 'kind');
+    assert.equal(kind.with?.cluster_name, kindName, 'the kind cluster has the name the dev stack loads images into');
+    assert.equal(e2e.env?.E2E_KUBE_CONTEXT, `kind-${kindName}`);
+    const kindConfig = readFileSync(join(REPO, String(kind.with?.config)), 'utf8');
+    assert.match(kindConfig, /containerPort: 30004\s+hostPort: 30004/, 'the NodePort is published, so the url answers');
   });
 
   test('every job that previews or updates runs only after the tests passed', () => {
