@@ -1,9 +1,11 @@
-import { after, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { runStoreContract } from './support/store-contract';
-import { describeMongo, stopMongoWireServer, storeFixtures } from './support/stores';
+import { describeMongo, stopFerretdb, storeFixtures, unavailable } from './support/stores';
 
-test('which MongoDB these tests run on', (t) => t.diagnostic(describeMongo()));
+describe('MongoDB store', { skip: unavailable('mongodb') }, () => {
+  test('which MongoDB these tests run on', (t) => t.diagnostic(describeMongo()));
 
-runStoreContract('mongodb', storeFixtures.mongodb);
+  runStoreContract('mongodb', storeFixtures.mongodb);
+});
 
-after(stopMongoWireServer);
+after(stopFerretdb);

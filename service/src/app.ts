@@ -1,4 +1,3 @@
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Ajv from 'ajv';
@@ -11,7 +10,8 @@ import Fastify, {
 } from 'fastify';
 import { destination } from 'pino';
 import type { Config } from './config';
-import { installErrorHandler } from './plugins/errors';
+import { drainingPlugin } from './plugins/draining';
+import { errorsPlugin } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
 import { type RetryOptions, storePlugin } from './plugins/store';
 import { boardRoutes } from './routes/board';
@@ -43,7 +43,10 @@ const validators = {
   text: new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false }),
 };
 
-/** One log line per request at `info`, when it completes; its arrival is logged at `debug`. */
+/**
+ * One log line per request when it completes: `info`, or `warn` for a 5xx (an outage's cause is logged
+ * once by the store, a bug's stack by the error handler); its arrival is logged at `debug`.
+ */
 class RequestLogController extends LogController {
   override incomingRequest(request: FastifyRequest): void {
     request.log.debug({ req: request }, 'incoming request');
@@ -52,6 +55,7 @@ class RequestLogController extends LogController {
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const line = { method: request.method, url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime };
     if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else if (reply.statusCode >= 500) reply.log.warn(line, 'request completed');
     else reply.log.info(line, 'request completed');
   }
 }
@@ -72,25 +76,6 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  await app.register(helmet, {
-    // Plain HTTP behind a load balancer: no HSTS and no upgrade of requests to https.
-    hsts: false,
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'"],
-        connectSrc: ["'self'"],
-        fontSrc: ["'self'"],
-        formAction: ["'self'"],
-        baseUri: ["'self'"],
-        objectSrc: ["'none'"],
-        frameAncestors: ["'none'"],
-      },
-    },
-  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -107,9 +92,10 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
   // Only JSON (and, for the form, urlencoded) bodies are understood; anything else is a 415.
   app.removeContentTypeParser('text/plain');
   app.addSchema(ErrorSchema);
-  installErrorHandler(app);
+  await app.register(errorsPlugin);
   await app.register(metricsPlugin);
   await app.register(storePlugin, { store: store ?? (await createStore(config)), retry });
+  await app.register(drainingPlugin);
   await app.register(healthRoutes);
   await app.register(messageRoutes);
   await app.register(dataRoutes);

@@ -1,6 +1,6 @@
 import { type Static, Type } from 'typebox';
 
-const MAX_MESSAGE_LENGTH = 2000;
+export const MAX_MESSAGE_LENGTH = 2000;
 export const MAX_DOCUMENT_DEPTH = 32;
 
 export const ErrorSchema = Type.Object(
@@ -9,7 +9,11 @@ export const ErrorSchema = Type.Object(
     error: Type.String(),
     message: Type.String(),
   },
-  { $id: 'Error', description: 'A client error (4xx) or an outage (503); nothing was written' },
+  {
+    $id: 'Error',
+    description:
+      'A client error (4xx): nothing was written; or a 503: the database failed, and a write that timed out may have been applied',
+  },
 );
 
 export const MessageText = Type.String({
@@ -58,5 +62,5 @@ export const pageHeaders = {
 
 /** Error responses every route that touches the database may give. */
 export const storeErrors = { 400: ErrorSchema, 503: ErrorSchema } as const;
-/** Error responses every route that takes a body may give, besides `storeErrors`. */
-export const bodyErrors = { 413: ErrorSchema, 415: ErrorSchema } as const;
+/** Error responses every route that takes a body may give, besides `storeErrors`; 422 is a reused Idempotency-Key. */
+export const bodyErrors = { 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema } as const;

@@ -2,9 +2,12 @@ import { badRequest } from './plugins/errors';
 import { MAX_DOCUMENT_DEPTH } from './schemas';
 import type { JsonObject } from './stores/store';
 
+/** The error code of a missing or blank message, which the page words for people. */
+export const EMPTY_MESSAGE = 'EMPTY_MESSAGE';
+
 /** The schema bounds the length; this refuses a message that is only white space. */
 export function assertMessageText(text: string): void {
-  if (text.trim() === '') throw badRequest('message must not be empty or only white space');
+  if (text.trim() === '') throw badRequest('message must not be empty or only white space', EMPTY_MESSAGE);
 }
 
 /**

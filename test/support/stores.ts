@@ -3,7 +3,7 @@ import { MemoryStore } from '../../service/src/stores/memory';
 import { MongoStore } from '../../service/src/stores/mongodb';
 import { MysqlStore } from '../../service/src/stores/mysql';
 import type { Store } from '../../service/src/stores/store';
-import { MongoWireServer } from './mongo-wire-server';
+import { FerretdbInstance, mongoUnavailable } from './ferretdb';
 
 export type Engine = 'memory' | 'mysql' | 'mongodb';
 export const ENGINES: Engine[] = ['memory', 'mysql', 'mongodb'];
@@ -35,28 +35,34 @@ function uniqueName(): string {
   return `two_tier_test_${process.pid}_${++databases}`;
 }
 
-let wireServer: Promise<{ server: MongoWireServer; url: string }> | undefined;
+let ferretdb: Promise<FerretdbInstance> | undefined;
 
-/** Where the MongoDB tests run: a real MongoDB at MONGODB_URL, otherwise the in-process wire server. */
+/** Where the MongoDB tests run: a real MongoDB at MONGODB_URL, otherwise a FerretDB of this test file's own. */
 export async function mongoUrl(): Promise<string> {
   if (process.env.MONGODB_URL) return process.env.MONGODB_URL;
-  wireServer ??= (async () => {
-    const server = new MongoWireServer();
-    return { server, url: await server.start() };
+  ferretdb ??= (async () => {
+    const instance = await FerretdbInstance.create();
+    await instance.start();
+    return instance;
   })();
-  return (await wireServer).url;
+  return (await ferretdb).url;
+}
+
+/** Why a test of `engine` must be skipped here, or `false`; see `mongoUnavailable`. */
+export function unavailable(engine: Engine): string | false {
+  return engine === 'mongodb' ? mongoUnavailable() : false;
 }
 
 export function describeMongo(): string {
   return process.env.MONGODB_URL
-    ? 'MongoDB tests run on the real MongoDB at MONGODB_URL'
-    : 'MongoDB tests run on the in-process wire-protocol server (MONGODB_URL is not set; no mongod on this machine)';
+    ? 'MongoDB tests run on the MongoDB at MONGODB_URL'
+    : 'MongoDB tests run on FerretDB (SQLite backend), started by the tests (MONGODB_URL is not set)';
 }
 
-/** Stops the wire server, if one was started; call it once at the end of a test file. */
-export async function stopMongoWireServer(): Promise<void> {
-  if (wireServer) await (await wireServer).server.stop();
-  wireServer = undefined;
+/** Stops the FerretDB this file started, if any; call it once at the end of a test file. */
+export async function stopFerretdb(): Promise<void> {
+  if (ferretdb) await (await ferretdb).destroy();
+  ferretdb = undefined;
 }
 
 export const storeFixtures: Record<Engine, () => Promise<StoreFixture>> = {

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { StoreUnavailableError } from '../stores/store';
 
 export interface ErrorBody {
@@ -8,6 +9,23 @@ export interface ErrorBody {
   message: string;
 }
 
+/** Answers a failed request in the route's own form (the page renders its errors as the page). */
+export type ErrorRenderer = (
+  error: FastifyError,
+  payload: ErrorBody,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) => FastifyReply | Promise<FastifyReply>;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    renderError?: ErrorRenderer;
+  }
+}
+
+/** Seconds a client should wait before retrying after a 503. */
+const RETRY_AFTER_SECONDS = '2';
+
 /** Client errors keep their message; a database outage is a 503 that says so; any other 5xx says nothing more. */
 function errorBody(error: FastifyError | Error): ErrorBody {
   if (error instanceof StoreUnavailableError) return body(503, error.message);
@@ -15,27 +33,45 @@ function errorBody(error: FastifyError | Error): ErrorBody {
   return statusCode >= 500 ? body(500, 'Internal Server Error') : body(statusCode, error.message);
 }
 
-/** The error's body, with the failure logged when it is the server's (5xx). */
-export function reportError(error: FastifyError | Error, request: FastifyRequest): ErrorBody {
-  const payload = errorBody(error);
-  if (payload.statusCode >= 500) request.log.error({ err: error }, 'request failed');
-  return payload;
-}
-
-export function sendError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  const payload = reportError(error, request);
-  return reply.code(payload.statusCode).type('application/json; charset=utf-8').send(payload);
-}
-
-export function installErrorHandler(app: FastifyInstance): void {
-  app.setErrorHandler(sendError);
-}
-
 function body(statusCode: number, message: string): ErrorBody {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
 }
 
-/** A 400 whose message the client sees as is. */
-export function badRequest(message: string): FastifyError {
-  return Object.assign(new Error(message), { statusCode: 400, code: 'BAD_REQUEST', name: 'BadRequestError' });
+export function sendJsonError(payload: ErrorBody, reply: FastifyReply): FastifyReply {
+  return reply.code(payload.statusCode).type('application/json; charset=utf-8').send(payload);
 }
+
+/** A 400 whose message the client sees as is; `code` lets the page say it in its own words. */
+export function badRequest(message: string, code = 'BAD_REQUEST'): FastifyError {
+  return Object.assign(new Error(message), { statusCode: 400, code, name: 'BadRequestError' });
+}
+
+/**
+ * The one error handler and the one not-found handler. An outage is already logged by the store once
+ * per change of cause, and the request's own line says 503; a bug (any other 5xx) is logged with its stack.
+ */
+export const errorsPlugin = fp(
+  async (app: FastifyInstance) => {
+    const methodsByPath = new Map<string, string[]>();
+    app.addHook('onRoute', ({ url, method }) => {
+      const methods = methodsByPath.get(url) ?? [];
+      methodsByPath.set(url, [...new Set([...methods, ...[method].flat()])].sort());
+    });
+
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      const payload = errorBody(error);
+      if (payload.statusCode === 503) reply.header('retry-after', RETRY_AFTER_SECONDS);
+      else if (payload.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+      const render = request.routeOptions.config.renderError;
+      return render ? render(error, payload, request, reply) : sendJsonError(payload, reply);
+    });
+
+    app.setNotFoundHandler((request, reply) => {
+      const allowed = methodsByPath.get(request.url.split('?', 1)[0] as string);
+      if (!allowed) return sendJsonError(body(404, `no route ${request.method} ${request.url}`), reply);
+      reply.header('allow', allowed.join(', '));
+      return sendJsonError(body(405, `${request.method} is not allowed here; use ${allowed.join(' or ')}`), reply);
+    });
+  },
+  { name: 'errors' },
+);

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import { Gauge } from 'prom-client';
 import type { Store } from '../stores/store';
-import { StoreUnavailableError } from '../stores/store';
+import { IdempotencyConflictError, StoreUnavailableError } from '../stores/store';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,6 +16,10 @@ export interface Readiness {
   connected: boolean;
   /** The process is shutting down: no new work should be sent here. */
   draining: boolean;
+  /** Why the database last failed, until it answers again. */
+  failure?: StoreUnavailableError;
+  /** Asks the database whether it answers, within the store's readiness budget. */
+  check(): Promise<void>;
 }
 
 export interface RetryOptions {
@@ -35,25 +39,52 @@ type Operation = 'addMessage' | 'listMessages' | 'addDocument' | 'listDocuments'
 const OPERATIONS: Operation[] = ['addMessage', 'listMessages', 'addDocument', 'listDocuments'];
 
 /**
- * Owns the store's life: the service listens at once and connects in the background with bounded
- * backoff, so /health answers while the database is still starting and /ready only once it answers.
+ * Owns the store's life and readiness: the service listens at once and connects in the background
+ * with bounded backoff; a failing database is logged once per change of cause, and once when it is back.
  */
 export const storePlugin = fp<StorePluginOptions>(
   async (app, { store, retry = DEFAULT_RETRY }) => {
-    const readiness: Readiness = { connected: false, draining: false };
     const stopped = new AbortController();
+
+    function failed(error: unknown): StoreUnavailableError {
+      const failure = new StoreUnavailableError(store.classify(error), store.user, { cause: error });
+      if (readiness.failure?.message !== failure.message) {
+        app.log.warn({ engine: store.engine, reason: failure.message, cause: describe(error) }, 'database failing');
+      }
+      readiness.failure = failure;
+      return failure;
+    }
+
+    function answered(): void {
+      if (!readiness.failure || !readiness.connected) return;
+      readiness.failure = undefined;
+      app.log.info({ engine: store.engine }, 'database answering again');
+    }
+
+    async function guard<T>(work: () => Promise<T>, operation?: Operation): Promise<T> {
+      try {
+        const result = await work();
+        answered();
+        return result;
+      } catch (error) {
+        if (error instanceof IdempotencyConflictError) throw error;
+        if (operation) app.metrics.storeErrors.inc({ operation });
+        throw failed(error);
+      }
+    }
+
+    const readiness: Readiness = {
+      connected: false,
+      draining: false,
+      check: () => guard(() => store.ping()),
+    };
 
     const guarded = Object.create(store) as Store;
     for (const operation of OPERATIONS) {
       const original = store[operation].bind(store) as (...args: unknown[]) => Promise<unknown>;
-      guarded[operation] = (async (...args: unknown[]) => {
-        if (!readiness.connected) throw new StoreUnavailableError();
-        try {
-          return await original(...args);
-        } catch (error) {
-          app.metrics.storeErrors.inc({ operation });
-          throw new StoreUnavailableError({ cause: error });
-        }
+      guarded[operation] = ((...args: unknown[]) => {
+        if (!readiness.connected) return Promise.reject(readiness.failure ?? new StoreUnavailableError());
+        return guard(() => original(...args), operation);
       }) as never;
     }
 
@@ -76,12 +107,14 @@ export const storePlugin = fp<StorePluginOptions>(
         try {
           await store.connect();
           readiness.connected = true;
+          readiness.failure = undefined;
           app.log.info({ engine: store.engine, attempt }, 'database connected');
           return;
         } catch (error) {
           if (stopped.signal.aborted) return;
+          const { message } = failed(error);
           app.log.warn(
-            { engine: store.engine, attempt, retryInMs: delay, reason: (error as Error).message },
+            { engine: store.engine, attempt, retryInMs: delay, reason: message },
             'database not reachable yet; retrying',
           );
           await sleep(delay, stopped.signal);
@@ -98,14 +131,6 @@ export const storePlugin = fp<StorePluginOptions>(
     app.addHook('onReady', async () => {
       void connectWithRetry();
     });
-    app.addHook('preClose', async () => {
-      readiness.draining = true;
-    });
-    // A response sent while draining closes its connection, so keep-alive clients reconnect elsewhere
-    // and the server's close is not held up by idle connections until their keep-alive timeout.
-    app.addHook('onSend', async (_request, reply) => {
-      if (readiness.draining) reply.header('connection', 'close');
-    });
     app.addHook('onClose', async () => {
       stopped.abort();
       await store.close();
@@ -113,6 +138,12 @@ export const storePlugin = fp<StorePluginOptions>(
   },
   { name: 'store', dependencies: ['metrics'] },
 );
+
+/** The driver's own words and code, without a stack: the cause is logged once, not per request. */
+function describe(error: unknown): string {
+  const { message, code } = error as { message?: string; code?: unknown };
+  return code === undefined ? String(message) : `${message} (${code})`;
+}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

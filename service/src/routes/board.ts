@@ -3,14 +3,17 @@ import formbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyRequest } from 'fastify';
+import helmet from 'helmet';
+import Negotiator from 'negotiator';
 import { Type } from 'typebox';
 import { renderBoard } from '../page';
-import { badRequest, reportError, sendError } from '../plugins/errors';
-import { bodyErrors, MessageSchema, MessageText, storeErrors } from '../schemas';
-import { StoreUnavailableError } from '../stores/store';
-import { assertMessageText } from '../validation';
+import { badRequest, type ErrorBody, type ErrorRenderer, sendJsonError } from '../plugins/errors';
+import { bodyErrors, MAX_MESSAGE_LENGTH, MessageSchema, MessageText, storeErrors } from '../schemas';
+import { assertMessageText, EMPTY_MESSAGE } from '../validation';
+import { IdempotencyHeadersSchema, idempotencyOf } from './idempotency';
 
 const BOARD_SIZE = 50;
+const HTML = 'text/html; charset=utf-8';
 
 const WelcomeSchema = Type.Object({
   message: Type.String(),
@@ -22,6 +25,27 @@ const SubmitSchema = Type.Object({
   message: Type.Optional(MessageText),
 });
 
+/** The page's security headers, computed once; only the page and its files get them, JSON needs none. */
+const securityHeaders = helmet({
+  // Plain HTTP behind a load balancer: no HSTS and no upgrade of requests to https.
+  strictTransportSecurity: false,
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'"],
+      connectSrc: ["'self'"],
+      fontSrc: ["'self'"],
+      formAction: ["'self'"],
+      baseUri: ["'self'"],
+      objectSrc: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+});
+
 /** The page of the MySQL seed (GET / and the form's POST /submit) and the MongoDB seed's JSON welcome. */
 export const boardRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(formbody, { bodyLimit: 65_536 });
@@ -30,27 +54,33 @@ export const boardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     prefix: '/static/',
     maxAge: '1h',
   });
+  app.addHook('onRequest', (request, reply, done) =>
+    securityHeaders(request.raw, reply.raw, (error) => done(error as Error | undefined)),
+  );
 
-  // A refused form post comes back as the page, with the reason and the text kept in the field.
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (!isFormPost(request)) return sendError(error, request, reply);
-    const payload = reportError(error, request);
-    const draft = (request.body as { new_message?: unknown } | undefined)?.new_message;
-    return reply
-      .code(payload.statusCode)
-      .type('text/html; charset=utf-8')
-      .send(
-        renderBoard({
-          engine: app.store.engine,
-          error: payload.message,
-          draft: typeof draft === 'string' ? draft : '',
-        }),
-      );
-  });
+  /** A failure comes back as the page (with the list, the reason in words and the text kept), or as JSON. */
+  const renderError: ErrorRenderer = async (error, payload, request, reply) => {
+    if (wantsJson(request)) return sendJsonError(payload, reply);
+    const messages =
+      payload.statusCode === 503
+        ? undefined
+        : await app.store.listMessages({ limit: BOARD_SIZE }).then(
+            (page) => page.items,
+            () => undefined,
+          );
+    const page = renderBoard({
+      engine: app.store.engine,
+      messages,
+      error: forPeople(error, payload, draftOf(request)),
+      draft: draftOf(request),
+    });
+    return reply.code(payload.statusCode).type(HTML).send(page);
+  };
 
   app.get(
     '/',
     {
+      config: { renderError },
       schema: {
         summary: 'The message board (HTML), or a JSON welcome for Accept: application/json',
         tags: ['board'],
@@ -62,55 +92,73 @@ export const boardRoutes: FastifyPluginAsyncTypebox = async (app) => {
             },
           },
           503: {
-            content: { 'text/html': { schema: Type.String({ description: 'The page, saying the database is down' }) } },
+            content: { 'text/html': { schema: Type.String({ description: 'The page, saying what is wrong' }) } },
           },
         },
       },
     },
     async (request, reply) => {
+      reply.header('vary', 'Accept');
       if (wantsJson(request)) {
         return { message: 'Welcome to the two-tier message board', time: new Date().toISOString() };
       }
-      reply.type('text/html; charset=utf-8');
-      try {
-        const { items } = await app.store.listMessages({ limit: BOARD_SIZE });
-        return reply.send(renderBoard({ engine: app.store.engine, messages: items }));
-      } catch (error) {
-        if (!(error instanceof StoreUnavailableError)) throw error;
-        return reply.code(503).send(renderBoard({ engine: app.store.engine, error: error.message }));
-      }
+      const { items } = await app.store.listMessages({ limit: BOARD_SIZE });
+      return reply.type(HTML).send(renderBoard({ engine: app.store.engine, messages: items }));
     },
   );
 
   app.post(
     '/submit',
     {
+      config: { renderError },
       schema: {
-        summary: 'Post a message from the form (field new_message) or as JSON {"message"}',
+        summary:
+          'Post a message from the form (field new_message) or as JSON {"message"}: JSON 201 when the client accepts JSON, else a 303 to the page',
         tags: ['board'],
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        headers: IdempotencyHeadersSchema,
         body: SubmitSchema,
         response: { 201: MessageSchema, ...storeErrors, ...bodyErrors },
       },
     },
     async (request, reply) => {
+      reply.header('vary', 'Accept');
       const text = request.body.new_message ?? request.body.message;
-      if (text === undefined) throw badRequest('new_message is required');
+      if (text === undefined) throw badRequest('new_message is required', EMPTY_MESSAGE);
       assertMessageText(text);
-      const created = await app.store.addMessage(text, new Date());
-      if (isFormPost(request)) return reply.redirect('/', 303);
+      const created = await app.store.addMessage(text, new Date(), idempotencyOf(request));
+      if (!wantsJson(request)) return reply.redirect('/', 303);
       return reply.code(201).send(created);
     },
   );
 };
 
+/**
+ * JSON when the client's Accept ranks it above HTML (media types compared case-insensitively); when
+ * it ranks them equally or says nothing, the body's own type decides.
+ */
 function wantsJson(request: FastifyRequest): boolean {
-  const accept = request.headers.accept ?? '';
-  return accept.includes('application/json') && !accept.includes('text/html');
+  const sentJson = (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/json');
+  const offers = sentJson ? ['application/json', 'text/html'] : ['text/html', 'application/json'];
+  return new Negotiator(request.raw).mediaType(offers) === 'application/json';
 }
 
-function isFormPost(request: FastifyRequest): boolean {
-  return (
-    request.method === 'POST' && (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')
-  );
+function draftOf(request: FastifyRequest): string {
+  const body = request.body as { new_message?: unknown; message?: unknown } | undefined;
+  const draft = body?.new_message ?? body?.message;
+  return typeof draft === 'string' ? draft : '';
+}
+
+/** The page's wording of an error, as a person would put it. */
+function forPeople(error: FastifyError, payload: ErrorBody, draft: string): string {
+  const keyword = error.validation?.[0]?.keyword;
+  if (error.code === EMPTY_MESSAGE || keyword === 'minLength' || keyword === 'required') {
+    return 'Please write a message before posting: it cannot be empty or only spaces.';
+  }
+  if (keyword === 'maxLength' || payload.statusCode === 413) {
+    return `Your message is ${draft.length || 'too many'} characters long; please shorten it to ${MAX_MESSAGE_LENGTH} or fewer.`;
+  }
+  if (payload.statusCode === 500) return 'Something went wrong on our side. Please try again.';
+  const text = payload.message;
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? '' : '.'}`;
 }

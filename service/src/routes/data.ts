@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { bodyErrors, DocumentSchema, NewDocumentSchema, PageQuerySchema, pageHeaders, storeErrors } from '../schemas';
 import { assertStorableDocument } from '../validation';
+import { IdempotencyHeadersSchema, idempotencyOf } from './idempotency';
 import { listPage } from './paging';
 
 export const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -24,6 +25,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Store a JSON document',
         tags: ['data'],
+        headers: IdempotencyHeadersSchema,
         body: NewDocumentSchema,
         response: { 201: DocumentSchema, ...storeErrors, ...bodyErrors },
       },
@@ -31,7 +33,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const document = request.body as Record<string, unknown>;
       assertStorableDocument(document);
-      return reply.code(201).send(await app.store.addDocument(document));
+      return reply.code(201).send(await app.store.addDocument(document, idempotencyOf(request)));
     },
   );
 };

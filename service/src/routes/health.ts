@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 const StatusSchema = Type.Object({
   status: Type.String(),
   engine: Type.Optional(Type.String()),
+  reason: Type.Optional(Type.String({ description: 'What is wrong with the database, in words' })),
 });
 
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -30,13 +31,18 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (_request, reply) => {
       const { engine } = app.store;
-      if (app.readiness.draining) return reply.code(503).send({ status: 'draining', engine });
-      if (!app.readiness.connected) return reply.code(503).send({ status: 'connecting to the database', engine });
+      const { readiness } = app;
+      if (readiness.draining) return reply.code(503).send({ status: 'draining', engine });
+      if (!readiness.connected) {
+        return reply
+          .code(503)
+          .send({ status: 'connecting to the database', engine, reason: readiness.failure?.message });
+      }
       try {
-        await app.store.ping();
+        await readiness.check();
         return { status: 'ready', engine };
-      } catch {
-        return reply.code(503).send({ status: 'database unavailable', engine });
+      } catch (error) {
+        return reply.code(503).send({ status: 'database unavailable', engine, reason: (error as Error).message });
       }
     },
   );

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { bodyErrors, MessageSchema, NewMessageSchema, PageQuerySchema, pageHeaders, storeErrors } from '../schemas';
 import { assertMessageText } from '../validation';
+import { IdempotencyHeadersSchema, idempotencyOf } from './idempotency';
 import { listPage } from './paging';
 
 export const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -24,13 +25,14 @@ export const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Post a message',
         tags: ['messages'],
+        headers: IdempotencyHeadersSchema,
         body: NewMessageSchema,
         response: { 201: MessageSchema, ...storeErrors, ...bodyErrors },
       },
     },
     async (request, reply) => {
       assertMessageText(request.body.message);
-      const created = await app.store.addMessage(request.body.message, new Date());
+      const created = await app.store.addMessage(request.body.message, new Date(), idempotencyOf(request));
       return reply.code(201).send(created);
     },
   );

@@ -1,11 +1,26 @@
-import type { JsonObject, Message, Page, PageQuery, Store, StoredDocument } from './store';
-import { isDecimalId, toPage } from './store';
+import type { IdempotencyKey, JsonObject, Message, Page, PageQuery, Store, StoredDocument } from './store';
+import {
+  documentSize,
+  IDEMPOTENCY_TTL_MS,
+  IdempotencyConflictError,
+  isDecimalId,
+  messageSize,
+  readPage,
+} from './store';
+
+interface RememberedKey {
+  fingerprint: string;
+  /** Index of the item in its list. */
+  index: number;
+  expiresAt: number;
+}
 
 /** The embedded store: everything lives in this process and is gone at the next start. */
 export class MemoryStore implements Store {
   readonly engine = 'memory' as const;
   private readonly messages: Message[] = [];
   private readonly documents: StoredDocument[] = [];
+  private readonly keys = new Map<string, RememberedKey>();
 
   async connect(): Promise<void> {}
 
@@ -15,24 +30,33 @@ export class MemoryStore implements Store {
     return isDecimalId(id);
   }
 
-  async addMessage(message: string, createdAt: Date): Promise<Message> {
-    const stored = { id: String(this.messages.length + 1), message, createdAt: createdAt.toISOString() };
-    this.messages.push(stored);
-    return { ...stored };
+  classify(): 'unavailable' {
+    return 'unavailable';
   }
 
-  async listMessages(query: PageQuery): Promise<Page<Message>> {
-    return newestFirst(this.messages, query);
+  async addMessage(message: string, createdAt: Date, idempotency?: IdempotencyKey): Promise<Message> {
+    const messages = this.messages;
+    return this.once(messages, idempotency, () => ({
+      id: String(messages.length + 1),
+      message,
+      createdAt: createdAt.toISOString(),
+    }));
   }
 
-  async addDocument(document: JsonObject): Promise<StoredDocument> {
-    const stored = { ...structuredClone(document), id: String(this.documents.length + 1) };
-    this.documents.push(stored);
-    return structuredClone(stored);
+  listMessages(query: PageQuery): Promise<Page<Message>> {
+    return readPage(newestFirst(this.messages), query, messageSize);
   }
 
-  async listDocuments(query: PageQuery): Promise<Page<StoredDocument>> {
-    return newestFirst(this.documents, query);
+  async addDocument(document: JsonObject, idempotency?: IdempotencyKey): Promise<StoredDocument> {
+    const documents = this.documents;
+    return this.once(documents, idempotency, () => ({
+      ...structuredClone(document),
+      id: String(documents.length + 1),
+    }));
+  }
+
+  listDocuments(query: PageQuery): Promise<Page<StoredDocument>> {
+    return readPage(newestFirst(this.documents), query, documentSize);
   }
 
   stats() {
@@ -40,11 +64,33 @@ export class MemoryStore implements Store {
   }
 
   async close(): Promise<void> {}
+
+  /** Appends the item `make` builds, unless the key was seen: then the item it created is returned. */
+  private once<T>(items: T[], idempotency: IdempotencyKey | undefined, make: () => T): T {
+    const now = Date.now();
+    const known = idempotency && this.keys.get(idempotency.key);
+    if (idempotency && known && known.expiresAt > now) {
+      if (known.fingerprint !== idempotency.fingerprint) throw new IdempotencyConflictError();
+      return structuredClone(items[known.index] as T);
+    }
+    const item = make();
+    items.push(item);
+    if (idempotency) {
+      const entry = {
+        fingerprint: idempotency.fingerprint,
+        index: items.length - 1,
+        expiresAt: now + IDEMPOTENCY_TTL_MS,
+      };
+      this.keys.set(idempotency.key, entry);
+    }
+    return structuredClone(item);
+  }
 }
 
 /** Items are appended with ids 1, 2, 3…, so the item with id n sits at index n - 1. */
-function newestFirst<T>(items: T[], { limit, before }: PageQuery): Page<T> {
-  const end = before === undefined ? items.length : Math.min(items.length, Number(before) - 1);
-  const start = Math.max(0, end - limit - 1);
-  return toPage(structuredClone(items.slice(start, end).reverse()), limit);
+function newestFirst<T>(items: T[]) {
+  return async (before: string | undefined, count: number): Promise<T[]> => {
+    const end = before === undefined ? items.length : Math.min(items.length, Number(before) - 1);
+    return structuredClone(items.slice(Math.max(0, end - count), end).reverse());
+  };
 }

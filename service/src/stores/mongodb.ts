@@ -1,6 +1,23 @@
-import { type Collection, type Document, MongoClient, ObjectId } from 'mongodb';
-import type { JsonObject, Message, Page, PageQuery, PoolStats, Store, StoredDocument } from './store';
-import { toPage } from './store';
+import {
+  type Collection,
+  type Document,
+  MongoClient,
+  MongoOperationTimeoutError,
+  MongoServerError,
+  ObjectId,
+} from 'mongodb';
+import type {
+  Failure,
+  IdempotencyKey,
+  JsonObject,
+  Message,
+  Page,
+  PageQuery,
+  PoolStats,
+  Store,
+  StoredDocument,
+} from './store';
+import { documentSize, IDEMPOTENCY_TTL_MS, IdempotencyConflictError, messageSize, readPage } from './store';
 
 export interface MongoStoreOptions {
   url: string;
@@ -15,67 +32,116 @@ interface MessageDocument {
   createdAt: Date;
 }
 
+interface KeyDocument {
+  _id: string;
+  fingerprint: string;
+  /** Chosen before the item is written, so a retry after a lost answer writes the same item. */
+  itemId: ObjectId;
+  expiresAt: Date;
+}
+
+/**
+ * Deadlines, within the 5 s a request may take: finding the server, waiting for a pooled connection,
+ * and a connection that stops answering (it is closed, never reused); the server gives up on its own
+ * after `maxTimeMS`, so a timed-out operation usually was not applied.
+ */
+const SELECTION_MS = 1_000;
+const CHECKOUT_MS = 1_000;
+const SOCKET_MS = 2_500;
+const SERVER_MS = { maxTimeMS: 2_000 };
+/** The readiness probe's whole budget. */
+const PING_MS = 1_500;
+const DUPLICATE_KEY = 11000;
+const AUTHENTICATION_FAILED = 18;
+const MAX_TIME_EXPIRED = 50;
+const TIMED_OUT = new Set(['MongoOperationTimeoutError', 'MongoNetworkTimeoutError', 'MongoWaitQueueTimeoutError']);
+
+const toMessage = (row: MessageDocument): Message => ({
+  id: row._id.toHexString(),
+  message: row.message,
+  createdAt: row.createdAt.toISOString(),
+});
+const toDocument = ({ _id, ...fields }: Document): StoredDocument => ({
+  ...fields,
+  id: (_id as ObjectId).toHexString(),
+});
+
 export class MongoStore implements Store {
   readonly engine = 'mongodb' as const;
+  readonly user: string | undefined;
   private readonly client: MongoClient;
   private readonly messages: Collection<MessageDocument>;
   private readonly documents: Collection<Document>;
+  private readonly keys: Collection<KeyDocument>;
   private readonly connections = { open: 0, checkedOut: 0, queued: 0 };
 
   constructor(options: MongoStoreOptions) {
+    this.user = decodeURIComponent(new URL(options.url).username) || undefined;
     this.client = new MongoClient(options.url, {
       maxPoolSize: options.maxPoolSize ?? 10,
       // A dead database is a fast error, not the driver's 30 s default wait.
-      serverSelectionTimeoutMS: 2_000,
+      serverSelectionTimeoutMS: SELECTION_MS,
       connectTimeoutMS: 2_000,
-      socketTimeoutMS: 10_000,
-      waitQueueTimeoutMS: 2_000,
+      waitQueueTimeoutMS: CHECKOUT_MS,
+      socketTimeoutMS: SOCKET_MS,
       appName: 'two-tier',
     });
     this.trackPool();
     const db = this.client.db(options.database);
     this.messages = db.collection<MessageDocument>('messages');
     this.documents = db.collection('documents');
+    this.keys = db.collection<KeyDocument>('idempotency_keys');
   }
 
   async connect(): Promise<void> {
     await this.client.connect();
     await this.messages.createIndex({ createdAt: -1 });
+    await this.keys.deleteMany({ expiresAt: { $lt: new Date() } });
   }
 
   async ping(): Promise<void> {
-    await this.client.db('admin').command({ ping: 1 }, { timeoutMS: 1_000 });
+    const ping = this.client.db('admin').command({ ping: 1 });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new MongoOperationTimeoutError(`no answer to ping within ${PING_MS} ms`)),
+        PING_MS,
+      );
+    });
+    try {
+      await Promise.race([ping, late]);
+    } finally {
+      clearTimeout(timer);
+      ping.catch(() => undefined);
+    }
   }
 
   isValidId(id: string): boolean {
     return /^[0-9a-f]{24}$/.test(id);
   }
 
-  async addMessage(message: string, createdAt: Date): Promise<Message> {
-    const { insertedId } = await this.messages.insertOne({ _id: new ObjectId(), message, createdAt });
-    return { id: insertedId.toHexString(), message, createdAt: createdAt.toISOString() };
+  classify(error: unknown): Failure {
+    if (error instanceof MongoServerError && error.code === AUTHENTICATION_FAILED) return 'credentials';
+    if (error instanceof MongoServerError && error.code === MAX_TIME_EXPIRED) return 'timeout';
+    if (TIMED_OUT.has((error as Error).name)) return 'timeout';
+    return 'unavailable';
   }
 
-  async listMessages(query: PageQuery): Promise<Page<Message>> {
-    const rows = await this.newestFirst(this.messages, query);
-    return toPage(
-      rows.map((row) => ({ id: row._id.toHexString(), message: row.message, createdAt: row.createdAt.toISOString() })),
-      query.limit,
-    );
+  async addMessage(message: string, createdAt: Date, idempotency?: IdempotencyKey): Promise<Message> {
+    return toMessage(await this.insertOnce(this.messages, { message, createdAt }, idempotency));
   }
 
-  async addDocument(document: JsonObject): Promise<StoredDocument> {
-    const _id = new ObjectId();
-    await this.documents.insertOne({ _id, ...document });
-    return { ...document, id: _id.toHexString() };
+  listMessages(query: PageQuery): Promise<Page<Message>> {
+    return readPage(this.newestFirst(this.messages, toMessage), query, messageSize);
   }
 
-  async listDocuments(query: PageQuery): Promise<Page<StoredDocument>> {
-    const rows = await this.newestFirst(this.documents, query);
-    return toPage(
-      rows.map(({ _id, ...fields }) => ({ ...fields, id: (_id as ObjectId).toHexString() })),
-      query.limit,
-    );
+  async addDocument(document: JsonObject, idempotency?: IdempotencyKey): Promise<StoredDocument> {
+    const stored = await this.insertOnce(this.documents, document, idempotency);
+    return idempotency ? toDocument(stored) : { ...document, id: (stored._id as ObjectId).toHexString() };
+  }
+
+  listDocuments(query: PageQuery): Promise<Page<StoredDocument>> {
+    return readPage(this.newestFirst(this.documents, toDocument), query, documentSize);
   }
 
   stats(): PoolStats {
@@ -87,13 +153,65 @@ export class MongoStore implements Store {
     await this.client.close();
   }
 
-  private newestFirst<T extends Document>(collection: Collection<T>, { limit, before }: PageQuery): Promise<T[]> {
-    const filter = before === undefined ? {} : { _id: { $lt: new ObjectId(before) } };
-    return collection
-      .find(filter as never)
-      .sort({ _id: -1 })
-      .limit(limit + 1)
-      .toArray() as Promise<T[]>;
+  /**
+   * Inserts `fields` with a new id. With an idempotency key, the key is recorded first with the id the
+   * item will have: a repeat finds the key and returns that item, writing it if the first attempt could not.
+   */
+  private async insertOnce<T extends Document>(
+    collection: Collection<T>,
+    fields: Document,
+    idempotency: IdempotencyKey | undefined,
+  ): Promise<T> {
+    let _id = new ObjectId();
+    if (idempotency) {
+      const first = await this.rememberKey(idempotency, _id);
+      if (first) {
+        const existing = await collection.findOne({ _id: first } as never, SERVER_MS);
+        if (existing) return existing as T;
+        _id = first;
+      }
+    }
+    const item = { _id, ...fields } as unknown as T;
+    try {
+      await collection.insertOne(item as never, SERVER_MS);
+    } catch (error) {
+      // The first attempt with this key wrote the item meanwhile.
+      if (!(idempotency && error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+      return (await collection.findOne({ _id } as never, SERVER_MS)) as T;
+    }
+    return item;
+  }
+
+  /** Records the key for `itemId`; when the key was recorded before, returns its item's id instead. */
+  private async rememberKey({ key, fingerprint }: IdempotencyKey, itemId: ObjectId): Promise<ObjectId | undefined> {
+    const now = new Date();
+    await this.keys.deleteOne({ _id: key, expiresAt: { $lt: now } }, SERVER_MS);
+    try {
+      await this.keys.insertOne({
+        _id: key,
+        fingerprint,
+        itemId,
+        expiresAt: new Date(now.getTime() + IDEMPOTENCY_TTL_MS),
+      });
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+    }
+    const first = await this.keys.findOne({ _id: key }, SERVER_MS);
+    if (!first || first.fingerprint !== fingerprint) throw new IdempotencyConflictError();
+    return first.itemId;
+  }
+
+  private newestFirst<T extends Document, Item>(collection: Collection<T>, toItem: (row: T) => Item) {
+    return async (before: string | undefined, count: number): Promise<Item[]> => {
+      const filter = before === undefined ? {} : { _id: { $lt: new ObjectId(before) } };
+      const rows = await collection
+        .find(filter as never, SERVER_MS)
+        .sort({ _id: -1 })
+        .limit(count)
+        .toArray();
+      return (rows as T[]).map(toItem);
+    };
   }
 
   /** The driver reports its pool only through events; count them for the metrics. */

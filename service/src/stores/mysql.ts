@@ -1,6 +1,29 @@
-import mysql, { type Pool, type PoolOptions, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
-import type { JsonObject, Message, Page, PageQuery, PoolStats, Store, StoredDocument } from './store';
-import { isDecimalId, toPage } from './store';
+import mysql, {
+  type Pool,
+  type PoolConnection,
+  type PoolOptions,
+  type ResultSetHeader,
+  type RowDataPacket,
+} from 'mysql2';
+import type {
+  Failure,
+  IdempotencyKey,
+  JsonObject,
+  Message,
+  Page,
+  PageQuery,
+  PoolStats,
+  Store,
+  StoredDocument,
+} from './store';
+import {
+  documentSize,
+  IDEMPOTENCY_TTL_MS,
+  IdempotencyConflictError,
+  isDecimalId,
+  messageSize,
+  readPage,
+} from './store';
 
 export interface MysqlStoreOptions {
   host: string;
@@ -14,8 +37,21 @@ export interface MysqlStoreOptions {
   queueLimit?: number;
 }
 
-const QUERY_TIMEOUT_MS = 5_000;
+/** All the statements of one operation, from asking the pool for a connection to the last answer. */
+const OPERATION_MS = 4_000;
+/** Waiting for a free connection from a full pool. */
+const ACQUIRE_MS = 1_000;
+/** The readiness probe's whole budget: a stuck database makes /ready a fast 503. */
+const PING_MS = 1_500;
+/** The server gives up on a locked table by itself, so a timed-out write was not applied. */
+const LOCK_WAIT_SECONDS = 2;
+
 const ER_BAD_DB_ERROR = 1049;
+const ER_DUP_ENTRY = 1062;
+const ACCESS_DENIED = new Set([1044, 1045, 1698]);
+const TIMED_OUT = new Set(['PROTOCOL_SEQUENCE_TIMEOUT', 'POOL_ACQUIRE_TIMEOUT', 'ER_LOCK_WAIT_TIMEOUT', 'ETIMEDOUT']);
+
+type Table = 'messages' | 'documents';
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS messages (
@@ -29,24 +65,46 @@ const SCHEMA = [
      body MEDIUMTEXT NOT NULL,
      created_at DATETIME(3) NOT NULL
    ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS idempotency_keys (
+     idempotency_key VARCHAR(255) NOT NULL PRIMARY KEY,
+     fingerprint CHAR(64) NOT NULL,
+     item_id BIGINT UNSIGNED NOT NULL,
+     expires_at DATETIME(3) NOT NULL,
+     KEY expiry (expires_at)
+   ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
 ];
 
-interface MessageRow extends RowDataPacket {
+const COLUMNS: Record<Table, string> = { messages: 'id, message, created_at', documents: 'id, body' };
+
+interface ItemRow extends RowDataPacket {
   id: string;
-  message: string;
-  created_at: Date;
+  message?: string;
+  created_at?: Date;
+  body?: string;
 }
 
-interface DocumentRow extends RowDataPacket {
-  id: string;
-  body: string;
+interface KeyRow extends RowDataPacket {
+  fingerprint: string;
+  item_id: string;
 }
+
+const toMessage = (row: ItemRow): Message => ({
+  id: String(row.id),
+  message: row.message as string,
+  createdAt: (row.created_at as Date).toISOString(),
+});
+const toDocument = (row: ItemRow): StoredDocument => ({
+  ...(JSON.parse(row.body as string) as JsonObject),
+  id: String(row.id),
+});
 
 export class MysqlStore implements Store {
   readonly engine = 'mysql' as const;
+  readonly user: string;
   private readonly pool: Pool;
 
   constructor(private readonly options: MysqlStoreOptions) {
+    this.user = options.user;
     this.pool = mysql.createPool({
       ...connectionOptions(options),
       database: options.database,
@@ -56,6 +114,12 @@ export class MysqlStore implements Store {
       waitForConnections: true,
       enableKeepAlive: true,
       keepAliveInitialDelay: 10_000,
+    });
+    this.pool.on('connection', (connection) => {
+      connection.query(
+        `SET SESSION lock_wait_timeout = ${LOCK_WAIT_SECONDS}, innodb_lock_wait_timeout = ${LOCK_WAIT_SECONDS}`,
+        () => {},
+      );
     });
   }
 
@@ -70,50 +134,43 @@ export class MysqlStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.pool.query({ sql: 'SELECT 1', timeout: 1_000 });
+    await this.withConnection(PING_MS, (run) => run('SELECT 1'));
   }
 
   isValidId(id: string): boolean {
     return isDecimalId(id);
   }
 
-  async addMessage(message: string, createdAt: Date): Promise<Message> {
-    const [result] = await this.pool.execute<ResultSetHeader>({
-      sql: 'INSERT INTO messages (message, created_at) VALUES (?, ?)',
-      values: [message, createdAt],
-      timeout: QUERY_TIMEOUT_MS,
-    });
-    return { id: String(result.insertId), message, createdAt: createdAt.toISOString() };
+  classify(error: unknown): Failure {
+    const { errno, code } = error as { errno?: number; code?: string };
+    if (errno !== undefined && ACCESS_DENIED.has(errno)) return 'credentials';
+    if (code !== undefined && TIMED_OUT.has(code)) return 'timeout';
+    return 'unavailable';
   }
 
-  async listMessages(query: PageQuery): Promise<Page<Message>> {
-    const rows = await this.newestFirst<MessageRow>('id, message, created_at', 'messages', query);
-    return toPage(
-      rows.map((row) => ({ id: String(row.id), message: row.message, createdAt: row.created_at.toISOString() })),
-      query.limit,
-    );
+  async addMessage(message: string, createdAt: Date, idempotency?: IdempotencyKey): Promise<Message> {
+    const id = await this.insert('messages', 'message, created_at', [message, createdAt], idempotency);
+    if (id.replayed) return toMessage(await this.byId('messages', id.value));
+    return { id: id.value, message, createdAt: createdAt.toISOString() };
   }
 
-  async addDocument(document: JsonObject): Promise<StoredDocument> {
-    const [result] = await this.pool.execute<ResultSetHeader>({
-      sql: 'INSERT INTO documents (body, created_at) VALUES (?, ?)',
-      values: [JSON.stringify(document), new Date()],
-      timeout: QUERY_TIMEOUT_MS,
-    });
-    return { ...document, id: String(result.insertId) };
+  listMessages(query: PageQuery): Promise<Page<Message>> {
+    return readPage(this.newestFirst('messages', toMessage), query, messageSize);
   }
 
-  async listDocuments(query: PageQuery): Promise<Page<StoredDocument>> {
-    const rows = await this.newestFirst<DocumentRow>('id, body', 'documents', query);
-    return toPage(
-      rows.map((row) => ({ ...(JSON.parse(row.body) as JsonObject), id: String(row.id) })),
-      query.limit,
-    );
+  async addDocument(document: JsonObject, idempotency?: IdempotencyKey): Promise<StoredDocument> {
+    const id = await this.insert('documents', 'body, created_at', [JSON.stringify(document), new Date()], idempotency);
+    if (id.replayed) return toDocument(await this.byId('documents', id.value));
+    return { ...document, id: id.value };
+  }
+
+  listDocuments(query: PageQuery): Promise<Page<StoredDocument>> {
+    return readPage(this.newestFirst('documents', toDocument), query, documentSize);
   }
 
   stats(): PoolStats {
     // mysql2 keeps no public counters; these are the pool's own lists.
-    const internals = this.pool.pool as unknown as {
+    const internals = this.pool as unknown as {
       _allConnections: { length: number };
       _freeConnections: { length: number };
       _connectionQueue: { length: number };
@@ -126,37 +183,138 @@ export class MysqlStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await new Promise<void>((resolve, reject) => this.pool.end((error) => (error ? reject(error) : resolve())));
   }
 
-  private async newestFirst<Row extends RowDataPacket>(
+  /**
+   * Inserts a row; with an idempotency key, the key and the row are committed together, and a key
+   * seen before gives back the id of its first row instead.
+   */
+  private insert(
+    table: Table,
     columns: string,
-    table: 'messages' | 'documents',
-    { limit, before }: PageQuery,
-  ): Promise<Row[]> {
-    // LIMIT goes as a string: MySQL 8's prepared statements refuse a numeric LIMIT parameter.
-    const [rows] = await this.pool.execute<Row[]>({
-      sql:
-        before === undefined
-          ? `SELECT ${columns} FROM ${table} ORDER BY id DESC LIMIT ?`
-          : `SELECT ${columns} FROM ${table} WHERE id < ? ORDER BY id DESC LIMIT ?`,
-      values: before === undefined ? [String(limit + 1)] : [before, String(limit + 1)],
-      timeout: QUERY_TIMEOUT_MS,
+    values: unknown[],
+    idempotency: IdempotencyKey | undefined,
+  ): Promise<{ value: string; replayed: boolean }> {
+    const sql = `INSERT INTO ${table} (${columns}) VALUES (?, ?)`;
+    return this.withConnection(OPERATION_MS, async (run) => {
+      if (!idempotency) return { value: String((await run<ResultSetHeader>(sql, values)).insertId), replayed: false };
+      const { key, fingerprint } = idempotency;
+      await run('START TRANSACTION');
+      try {
+        await run('DELETE FROM idempotency_keys WHERE idempotency_key = ? AND expires_at < ?', [key, new Date()]);
+        const expiresAt = new Date(Date.now() + IDEMPOTENCY_TTL_MS);
+        // A concurrent request with the same key waits here for the first one's commit, then finds its row.
+        await run('INSERT INTO idempotency_keys VALUES (?, ?, 0, ?)', [key, fingerprint, expiresAt]);
+        const { insertId } = await run<ResultSetHeader>(sql, values);
+        await run('UPDATE idempotency_keys SET item_id = ? WHERE idempotency_key = ?', [insertId, key]);
+        await run('COMMIT');
+        return { value: String(insertId), replayed: false };
+      } catch (error) {
+        // The first error is the one to report; a connection that cannot roll back is destroyed, which does.
+        await run('ROLLBACK').catch(() => undefined);
+        if ((error as { errno?: number }).errno !== ER_DUP_ENTRY) throw error;
+      }
+      const [first] = await run<KeyRow[]>(
+        'SELECT fingerprint, item_id FROM idempotency_keys WHERE idempotency_key = ?',
+        [key],
+      );
+      if (!first || first.fingerprint !== fingerprint) throw new IdempotencyConflictError();
+      return { value: String(first.item_id), replayed: true };
     });
-    return rows;
+  }
+
+  private async byId(table: Table, id: string): Promise<ItemRow> {
+    const [row] = await this.withConnection(OPERATION_MS, (run) =>
+      run<ItemRow[]>(`SELECT ${COLUMNS[table]} FROM ${table} WHERE id = ?`, [id]),
+    );
+    if (!row) throw new Error(`${table} row ${id} of an idempotency key is missing`);
+    return row;
+  }
+
+  private newestFirst<T>(table: Table, toItem: (row: ItemRow) => T) {
+    return async (before: string | undefined, count: number): Promise<T[]> => {
+      // LIMIT goes as a string: MySQL 8's prepared statements refuse a numeric LIMIT parameter.
+      const rows = await this.withConnection(OPERATION_MS, (run) =>
+        before === undefined
+          ? run<ItemRow[]>(`SELECT ${COLUMNS[table]} FROM ${table} ORDER BY id DESC LIMIT ?`, [String(count)])
+          : run<ItemRow[]>(`SELECT ${COLUMNS[table]} FROM ${table} WHERE id < ? ORDER BY id DESC LIMIT ?`, [
+              before,
+              String(count),
+            ]),
+      );
+      return rows.map(toItem);
+    };
   }
 
   private async createTables(): Promise<void> {
-    for (const statement of SCHEMA) await this.pool.query({ sql: statement, timeout: QUERY_TIMEOUT_MS });
+    await this.withConnection(OPERATION_MS * 2, async (run) => {
+      for (const statement of SCHEMA) await run(statement);
+      await run('DELETE FROM idempotency_keys WHERE expires_at < ?', [new Date()]);
+    });
   }
 
   private async createDatabase(): Promise<void> {
-    const connection = await mysql.createConnection(connectionOptions(this.options));
+    const connection = mysql.createConnection(connectionOptions(this.options)).promise();
     try {
       await connection.query(`CREATE DATABASE IF NOT EXISTS \`${this.options.database}\` CHARACTER SET utf8mb4`);
     } finally {
       await connection.end();
     }
+  }
+
+  /**
+   * Runs `work` on one connection within `budgetMs`, waiting for the connection included. A statement
+   * that runs out of time leaves its connection in an unknown state, so that connection is destroyed.
+   */
+  private async withConnection<T>(
+    budgetMs: number,
+    work: (run: <R>(sql: string, values?: unknown[]) => Promise<R>) => Promise<T>,
+  ): Promise<T> {
+    const deadline = Date.now() + budgetMs;
+    const connection = await this.acquire(Math.min(ACQUIRE_MS, budgetMs));
+    let broken = false;
+    const run = <R>(sql: string, values?: unknown[]) =>
+      new Promise<R>((resolve, reject) => {
+        if (broken) return reject(new Error('the connection was given up after an error'));
+        const timeout = Math.max(1, deadline - Date.now());
+        const done = (error: Error | null, result: unknown) => {
+          if (!error) return resolve(result as R);
+          if ((error as { code?: string }).code === 'PROTOCOL_SEQUENCE_TIMEOUT' || (error as { fatal?: boolean }).fatal)
+            broken = true;
+          reject(error);
+        };
+        // Statements with parameters are prepared once per connection; transaction control cannot be.
+        if (values) connection.execute({ sql, values, timeout }, done);
+        else connection.query({ sql, timeout }, done);
+      });
+    try {
+      return await work(run);
+    } finally {
+      if (broken) connection.destroy();
+      else connection.release();
+    }
+  }
+
+  /** A connection from the pool, or a POOL_ACQUIRE_TIMEOUT error when none frees up in time. */
+  private acquire(timeoutMs: number): Promise<PoolConnection> {
+    return new Promise((resolve, reject) => {
+      let expired = false;
+      const timer = setTimeout(() => {
+        expired = true;
+        reject(
+          Object.assign(new Error(`no database connection free within ${timeoutMs} ms`), {
+            code: 'POOL_ACQUIRE_TIMEOUT',
+          }),
+        );
+      }, timeoutMs);
+      this.pool.getConnection((error, connection) => {
+        if (expired) return connection?.release();
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve(connection);
+      });
+    });
   }
 }
 

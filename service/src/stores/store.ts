@@ -33,6 +33,18 @@ export interface PoolStats {
   queued: number;
 }
 
+/** A client's `Idempotency-Key` and a digest of the request it came with. */
+export interface IdempotencyKey {
+  key: string;
+  fingerprint: string;
+}
+
+/** How long a store remembers an idempotency key. */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** Why the database failed, in the words the service shows users and logs. */
+export type Failure = 'credentials' | 'timeout' | 'unavailable';
+
 /** What the routes need from a database; every adapter implements it and passes one contract suite. */
 export interface Store {
   readonly engine: DbEngine;
@@ -41,26 +53,89 @@ export interface Store {
   ping(): Promise<void>;
   /** Whether `id` has this engine's id form, so a malformed cursor is a client error. */
   isValidId(id: string): boolean;
-  addMessage(message: string, createdAt: Date): Promise<Message>;
+  /** With `idempotency`, a repeat of the same key and request returns the first message and stores nothing. */
+  addMessage(message: string, createdAt: Date, idempotency?: IdempotencyKey): Promise<Message>;
   listMessages(query: PageQuery): Promise<Page<Message>>;
-  addDocument(document: JsonObject): Promise<StoredDocument>;
+  addDocument(document: JsonObject, idempotency?: IdempotencyKey): Promise<StoredDocument>;
   listDocuments(query: PageQuery): Promise<Page<StoredDocument>>;
+  /** Which kind of failure a driver error is. */
+  classify(error: unknown): Failure;
+  /** The user the service logs in as, for messages about refused credentials. */
+  readonly user?: string;
   stats(): PoolStats;
   close(): Promise<void>;
 }
 
-/** The database did not answer; the request may be retried once it is back. */
+const FAILURE_MESSAGES: Record<Exclude<Failure, 'credentials'>, string> = {
+  timeout:
+    'the database did not answer in time; a write may have been applied, so retry it with the same Idempotency-Key',
+  unavailable: 'the database is unavailable; try again shortly',
+};
+
+/** The database did not answer or refused the service; the request may be retried once it is back. */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
-  constructor(options?: ErrorOptions) {
-    super('the database is unavailable; try again shortly', options);
+  constructor(
+    readonly failure: Failure = 'unavailable',
+    user?: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      failure === 'credentials'
+        ? `the database refused the credentials for user ${user ?? 'unknown'}`
+        : FAILURE_MESSAGES[failure],
+      options,
+    );
   }
 }
 
-/** Splits the `limit + 1` rows a store fetched into a page and whether more exist. */
-export function toPage<T>(rows: T[], limit: number): Page<T> {
-  return { items: rows.slice(0, limit), hasMore: rows.length > limit };
+/** The Idempotency-Key was first used with another request. */
+export class IdempotencyConflictError extends Error {
+  override name = 'IdempotencyConflictError';
+  readonly statusCode = 422;
+  constructor() {
+    super('this Idempotency-Key was already used with a different request; use a new key for a new request');
+  }
 }
+
+/** Items a store reads per query while filling a page: the default page in one query, big pages in a few. */
+const BATCH = 64;
+/** A page stops growing past this many bytes of JSON; its Link header carries the rest. */
+export const PAGE_BYTES = 1024 * 1024;
+
+/**
+ * Fills a page newest first from `fetch` (at most `count` items older than `before`), bounded by the
+ * query's count and by `PAGE_BYTES` as measured by `sizeOf`, reading no more than a batch beyond it.
+ */
+export async function readPage<T extends { id: string }>(
+  fetch: (before: string | undefined, count: number) => Promise<T[]>,
+  { limit, before }: PageQuery,
+  sizeOf: (item: T) => number,
+): Promise<Page<T>> {
+  const items: T[] = [];
+  let bytes = 0;
+  let cursor = before;
+  for (;;) {
+    const average = items.length === 0 ? 0 : bytes / items.length;
+    const fits = average === 0 ? BATCH : Math.ceil((PAGE_BYTES - bytes) / average) + 1;
+    const count = Math.max(1, Math.min(limit + 1 - items.length, BATCH, fits));
+    const rows = await fetch(cursor, count);
+    for (const row of rows) {
+      if (items.length === limit) return { items, hasMore: true };
+      const size = sizeOf(row);
+      if (items.length > 0 && bytes + size > PAGE_BYTES) return { items, hasMore: true };
+      items.push(row);
+      bytes += size;
+    }
+    const last = rows.at(-1);
+    if (rows.length < count || !last) return { items, hasMore: false };
+    cursor = last.id;
+  }
+}
+
+/** A message's JSON size, without serialising it: the text may be escaped, the rest is short. */
+export const messageSize = (message: Message): number => message.message.length * 2 + 96;
+export const documentSize = (document: StoredDocument): number => JSON.stringify(document).length;
 
 /** Decimal ids of auto-increment tables (MySQL, memory): 1 to 2^64 - 1. */
 export function isDecimalId(id: string): boolean {

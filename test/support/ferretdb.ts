@@ -1,0 +1,90 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports';
+
+/** FerretDB (a MongoDB-protocol server over SQLite), as `scripts/toolchain.sh ferretdb` builds it. */
+export const FERRETDB_BIN =
+  process.env.FERRETDB_BIN ?? join(homedir(), '.cache', 'two-tier-toolchain', 'bin', 'ferretdb');
+
+/**
+ * Why the MongoDB tests cannot run here, or `false` when they can. In CI (CI=true) a missing server is
+ * an error, never a skip.
+ */
+export function mongoUnavailable(): string | false {
+  if (process.env.MONGODB_URL || existsSync(FERRETDB_BIN)) return false;
+  const reason = `no MongoDB-protocol server: MONGODB_URL is not set and there is no FerretDB at ${FERRETDB_BIN} (run scripts/toolchain.sh ferretdb, or set FERRETDB_BIN)`;
+  if (process.env.CI === 'true') throw new Error(`${reason}; CI must run the MongoDB tests`);
+  return reason;
+}
+
+/** A FerretDB of the test's own (own data folder, own port), which a test may stop and start again. */
+export class FerretdbInstance {
+  private process: ChildProcess | undefined;
+  private readonly log: string[] = [];
+
+  private constructor(
+    private readonly folder: string,
+    readonly port: number,
+  ) {}
+
+  static async create(): Promise<FerretdbInstance> {
+    return new FerretdbInstance(await mkdtemp(join(tmpdir(), 'two-tier-ferretdb-')), await freePort());
+  }
+
+  get url(): string {
+    return `mongodb://127.0.0.1:${this.port}/`;
+  }
+
+  /** Starts the server and resolves once it accepts connections. */
+  async start(): Promise<void> {
+    const child = spawn(
+      FERRETDB_BIN,
+      [
+        '--handler=sqlite',
+        `--sqlite-url=file:${this.folder}/`,
+        `--state-dir=${this.folder}`,
+        `--listen-addr=127.0.0.1:${this.port}`,
+        `--debug-addr=127.0.0.1:${await freePort()}`,
+        '--telemetry=disable',
+        '--log-level=warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.log.push(chunk));
+    this.process = child;
+    const deadline = Date.now() + 20_000;
+    while (!(await accepts(this.port))) {
+      if (child.exitCode !== null) throw new Error(`FerretDB exited with ${child.exitCode}: ${this.log.join('')}`);
+      if (Date.now() > deadline) throw new Error(`FerretDB on port ${this.port} did not start in 20 s`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    this.process = undefined;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    await rm(this.folder, { recursive: true, force: true });
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
