@@ -25,6 +25,7 @@ export interface EksClusterArgs {
 const CIDR = '10.42.0.0/16';
 const SUBNETS = ['10.42.0.0/20', '10.42.16.0/20'];
 const STORAGE_CLASS = 'gp3-encrypted';
+const NODE_POLICIES = ['AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy', 'AmazonEC2ContainerRegistryReadOnly'];
 
 /**
  * An EKS cluster with what the seeds were missing: its own VPC with public subnets and no NAT gateway
@@ -104,19 +105,68 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
         upgradePolicy: { supportType: args.supportType },
         vpcId: vpc.id,
         publicSubnetIds: subnets.map((subnet) => subnet.id),
-        instanceType: args.instanceType,
-        desiredCapacity: args.nodeCount,
-        minSize: args.nodeCount,
-        maxSize: args.nodeCount,
-        nodeAssociatePublicIpAddress: true,
-        nodeRootVolumeSize: args.nodeVolumeSizeGi,
-        nodeRootVolumeEncrypted: true,
+        // The nodes are the managed node group below: it rolls them on AMI or type changes, on gp3 root volumes.
+        skipDefaultNodeGroup: true,
+        // Without it the VPC CNI ignores NetworkPolicies, and any pod could reach the database.
+        vpcCniOptions: { enableNetworkPolicy: true },
         authenticationMode: eks.AuthenticationMode.Api,
         createOidcProvider: true,
         enabledClusterLogTypes: args.controlPlaneLogs ? ['api', 'audit', 'authenticator'] : [],
       },
       // Destroy removes the nodes and everything on them while they still reach the internet and the API endpoint.
       { parent: this, dependsOn: [...network, ...(logGroup ? [logGroup] : [])] },
+    );
+
+    const nodeRole = new aws.iam.Role(
+      `${name}-node`,
+      {
+        description: 'The nodes of the managed node group',
+        assumeRolePolicy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        }),
+      },
+      parent,
+    );
+    const nodePolicies = NODE_POLICIES.map(
+      (policy) =>
+        new aws.iam.RolePolicyAttachment(
+          `${name}-node-${policy}`,
+          { role: nodeRole.name, policyArn: `arn:aws:iam::aws:policy/${policy}` },
+          parent,
+        ),
+    );
+    const launchTemplate = new aws.ec2.LaunchTemplate(
+      `${name}-nodes`,
+      {
+        description: `${args.clusterName} nodes: encrypted gp3 root volumes, IMDSv2 only`,
+        blockDeviceMappings: [
+          {
+            deviceName: '/dev/xvda',
+            ebs: {
+              volumeType: 'gp3',
+              volumeSize: args.nodeVolumeSizeGi,
+              encrypted: 'true',
+              deleteOnTermination: 'true',
+            },
+          },
+        ],
+        metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 2, httpEndpoint: 'enabled' },
+      },
+      parent,
+    );
+    const nodeGroup = new eks.ManagedNodeGroup(
+      `${name}-nodes`,
+      {
+        cluster: this.cluster,
+        nodeRole,
+        amiType: 'AL2023_x86_64_STANDARD',
+        instanceTypes: [args.instanceType],
+        subnetIds: subnets.map((subnet) => subnet.id),
+        scalingConfig: { desiredSize: args.nodeCount, minSize: args.nodeCount, maxSize: args.nodeCount },
+        launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
+      },
+      { parent: this, dependsOn: nodePolicies },
     );
 
     this.kubeconfig = pulumi.secret(this.cluster.kubeconfigJson);
@@ -151,12 +201,12 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
         resolveConflictsOnCreate: 'OVERWRITE',
         resolveConflictsOnUpdate: 'OVERWRITE',
       },
-      { parent: this, dependsOn: [this.cluster, ebsCsiPolicy] },
+      { parent: this, dependsOn: [nodeGroup, ebsCsiPolicy] },
     );
     const metricsServer = new aws.eks.Addon(
       `${name}-metrics-server`,
       { clusterName: this.clusterName, addonName: 'metrics-server', resolveConflictsOnCreate: 'OVERWRITE' },
-      { parent: this, dependsOn: [this.cluster] },
+      { parent: this, dependsOn: [nodeGroup] },
     );
 
     const storageClass = new k8s.storage.v1.StorageClass(

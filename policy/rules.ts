@@ -230,7 +230,13 @@ export const encryptedVolumes: ResourceRule = {
     if (resource.type === 'aws:ebs/volume:Volume') {
       return resource.props.encrypted === true ? [] : [`${resource.name}: the EBS volume is not encrypted`];
     }
-    if (resource.type === 'eks:index:Cluster') {
+    if (resource.type === 'aws:ec2/launchTemplate:LaunchTemplate') {
+      const unencrypted = (resource.props.blockDeviceMappings ?? []).filter(
+        (mapping: Spec) => mapping.ebs && String(mapping.ebs.encrypted) !== 'true',
+      );
+      return unencrypted.length ? [`${resource.name}: node root volumes are not encrypted`] : [];
+    }
+    if (resource.type === 'eks:index:Cluster' && resource.props.skipDefaultNodeGroup !== true) {
       return resource.props.nodeRootVolumeEncrypted === true
         ? []
         : [`${resource.name}: node root volumes are not encrypted`];

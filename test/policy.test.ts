@@ -246,11 +246,13 @@ const FIXTURES: Array<{ what: string; stack: 'dev' | 'eks'; mutate: Mutation; ex
     stack: 'eks',
     mutate: (r) => {
       find(r, 'cluster-gp3').props.parameters.encrypted = 'false';
-      find(r, 'cluster-eks').props.nodeRootVolumeEncrypted = false;
+      find(r, 'cluster-nodes').props.blockDeviceMappings[0].ebs.encrypted = 'false';
+      find(r, 'db-mysql-data-ebs').props.encrypted = false;
     },
     expected: [
       'encrypted-ebs-volumes: cluster-gp3: EBS volumes are not encrypted',
-      'encrypted-ebs-volumes: cluster-eks: node root volumes are not encrypted',
+      'encrypted-ebs-volumes: db-mysql-data-ebs: the EBS volume is not encrypted',
+      'encrypted-ebs-volumes: cluster-nodes: node root volumes are not encrypted',
     ],
   },
   {

@@ -238,9 +238,19 @@ for (const { stack, engine } of RUNS) {
     if (stack === 'eks') {
       test('eks: one EKS cluster of t3.small, desired 2, min 2, a pinned version, API auth and OIDC', () => {
         const cluster = one(run, 'eks:index:Cluster');
-        assert.equal(cluster.inputs.instanceType, 't3.small');
-        assert.equal(cluster.inputs.desiredCapacity, 2);
-        assert.equal(cluster.inputs.minSize, 2);
+        assert.equal(cluster.inputs.skipDefaultNodeGroup, true, 'the self-managed default group has gp2 root volumes');
+        const nodes = one(run, 'eks:index:ManagedNodeGroup');
+        assert.deepEqual(nodes.inputs.instanceTypes, ['t3.small']);
+        assert.deepEqual(nodes.inputs.scalingConfig, { desiredSize: 2, minSize: 2, maxSize: 2 });
+        const template = one(run, 'aws:ec2/launchTemplate:LaunchTemplate');
+        assert.deepEqual(nodes.inputs.launchTemplate, { id: `${template.name}-id`, version: '1' });
+        assert.deepEqual(template.inputs.blockDeviceMappings, [
+          {
+            deviceName: '/dev/xvda',
+            ebs: { volumeType: 'gp3', volumeSize: 20, encrypted: 'true', deleteOnTermination: 'true' },
+          },
+        ]);
+        assert.equal(cluster.inputs.vpcCniOptions?.enableNetworkPolicy, true, 'NetworkPolicies would not be enforced');
         assert.equal(cluster.inputs.version, '1.35');
         assert.deepEqual(cluster.inputs.upgradePolicy, { supportType: 'STANDARD' }, 'EKS defaults to extended support');
         assert.equal(cluster.inputs.authenticationMode, 'API');
@@ -256,7 +266,7 @@ for (const { stack, engine } of RUNS) {
         assert.equal(addon.inputs.serviceAccountRoleArn, `arn:aws:iam::123456789012:role/${role.name}`);
         assert.match(role.inputs.assumeRolePolicy, /system:serviceaccount:kube-system:ebs-csi-controller-sa/);
         assert.match(role.inputs.assumeRolePolicy, /oidc\.eks\.ap-south-1\.amazonaws\.com\/id\/EXAMPLE:aud/);
-        const attachment = one(run, 'aws:iam/rolePolicyAttachment:RolePolicyAttachment');
+        const attachment = one(run, 'aws:iam/rolePolicyAttachment:RolePolicyAttachment', 'cluster-ebs-csi');
         assert.equal(attachment.inputs.policyArn, 'arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy');
         assert.equal(one(run, 'aws:eks/addon:Addon', 'cluster-metrics-server').inputs.addonName, 'metrics-server');
       });

@@ -32,6 +32,9 @@ export function mockNewResource(args: pulumi.runtime.MockResourceArgs): pulumi.r
         repoDigest: `${String(inputs.imageName).replace(/:[^:/]+$/, '')}@${MOCK_DIGEST}`,
       });
       break;
+    case 'aws:ec2/launchTemplate:LaunchTemplate':
+      state.latestVersion = 1;
+      break;
     case 'random:index/randomPassword:RandomPassword':
       state.result = `${GENERATED_PASSWORD_PREFIX}${args.name}`;
       break;
