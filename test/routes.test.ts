@@ -162,6 +162,77 @@ for (const engine of ENGINES) {
       });
     });
 
+    test('Idempotency-Key: the same key and body give the first result and store once; another body is a 422', async () => {
+      const form = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+      for (const [url, body, headers] of [
+        ['/messages', { message: 'only once' }, json],
+        ['/data', { order: 42, items: ['a'] }, json],
+        ['/submit', 'new_message=once%20from%20the%20form', form],
+      ] as const) {
+        const key = `key-${engine}-${url}`;
+        const before = await counts();
+        const first = await post(url, body, { ...headers, 'idempotency-key': key });
+        assert.equal(first.statusCode, 201, `${url}: ${first.body}`);
+        const again = await post(url, body, { ...headers, 'idempotency-key': key });
+        assert.equal(again.statusCode, 201);
+        assert.deepEqual(again.json(), first.json(), `${url}: a retry did not return the first result`);
+        const after = await counts();
+        assert.equal(
+          after.messages + after.documents,
+          before.messages + before.documents + 1,
+          `${url}: a retry stored again`,
+        );
+        const other = typeof body === 'string' ? `${body}%20changed` : { ...body, changed: true };
+        await writesNothing(async () => {
+          assertClientError(await post(url, other, { ...headers, 'idempotency-key': key }), 422, /Idempotency-Key/);
+        });
+      }
+      assertClientError(await post('/messages', { message: 'x' }, { ...json, 'idempotency-key': 'has space' }), 400);
+    });
+
+    test('content negotiation: /submit answers JSON to clients that ask for it, the page and a 303 otherwise', async () => {
+      const form = 'new_message=negotiated';
+      const jquery = await post('/submit', form, {
+        'content-type': 'application/x-www-form-urlencoded; charset=UTF-8',
+        accept: 'application/json, text/javascript, */*; q=0.01',
+      });
+      assert.equal(jquery.statusCode, 201, 'a form post asking for JSON was not answered with JSON');
+      assert.equal(jquery.json().message, 'negotiated');
+      const shouting = await post('/submit', form, {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'APPLICATION/JSON',
+      });
+      assert.equal(shouting.statusCode, 201, 'media types must match case-insensitively');
+      const browser = await post('/submit', form, {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+      });
+      assert.equal(browser.statusCode, 303);
+      const refused = await post('/submit', 'new_message=', {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      });
+      assertClientError(refused, 400);
+      const page = await t.app.inject({ url: '/', headers: { accept: 'Application/Json' } });
+      assert.match(page.headers['content-type'] as string, /^application\/json/);
+      assert.match(page.headers.vary as string, /Accept/i);
+      assert.match((await t.app.inject('/')).headers.vary as string, /Accept/i);
+    });
+
+    test('a wrong method is a 405 that says which methods are allowed', async () => {
+      const response = await t.app.inject({ method: 'DELETE', url: '/messages' });
+      assertClientError(response, 405);
+      assert.equal(response.headers.allow, 'GET, HEAD, POST');
+      const submit = await t.app.inject({ method: 'GET', url: '/submit' });
+      assertClientError(submit, 405);
+      assert.equal(submit.headers.allow, 'POST');
+    });
+
+    test('security headers are on the page, not on JSON', async () => {
+      const api = await t.app.inject('/messages');
+      assert.equal(api.headers['content-security-policy'], undefined);
+    });
+
     test('a message of exactly 2000 characters is accepted', async () => {
       assert.equal((await post('/messages', { message: 'y'.repeat(2000) })).statusCode, 201);
     });
