@@ -12,13 +12,14 @@ let database: MariadbInstance;
 let app: FastifyInstance;
 const logs = new LogCapture();
 
-const postMessage = (message: string) =>
-  app.inject({
+const postTo = (target: FastifyInstance, message: string) =>
+  target.inject({
     method: 'POST',
     url: '/messages',
     headers: { 'content-type': 'application/json' },
     payload: { message },
   });
+const postMessage = (message: string) => postTo(app, message);
 
 async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
   const started = performance.now();
@@ -106,4 +107,39 @@ test('a database killed under the service: fast 503s, /ready 503, no crash; reco
 
   const metrics = (await app.inject('/metrics')).body;
   assert.match(metrics, /store_operation_errors_total\{operation="addMessage"\} [1-9]/);
+});
+
+test('credentials refused: /ready and the page say so, one warn line per request, the cause logged once, no stacks', async () => {
+  const refusedLogs = new LogCapture();
+  const refused = await buildApp({
+    config: loadConfig({ DB_ENGINE: 'mysql' }),
+    store: new MysqlStore({ ...database.connection, user: 'app', password: 'not-the-password', database: 'app' }),
+    logger: { level: 'info', stream: refusedLogs },
+    retry: { initialDelayMs: 50, maxDelayMs: 400 },
+  });
+  try {
+    const reason = 'the database refused the credentials for user app';
+    await waitFor(() => refusedLogs.messages('database failing').length > 0, 'the first refusal');
+    const ready = await refused.inject('/ready');
+    assert.equal(ready.statusCode, 503);
+    assert.equal(ready.json().reason, reason);
+    const page = await refused.inject('/');
+    assert.equal(page.statusCode, 503);
+    assert.match(page.body, /The database refused the credentials for user app\./);
+    assert.doesNotMatch(page.body, /try again shortly/);
+    const requests = 5;
+    for (let i = 0; i < requests; i++) assert.equal((await postTo(refused, `refused ${i}`)).statusCode, 503);
+    const lines = refusedLogs.lines.filter((line) => line.url === '/messages');
+    assert.equal(lines.length, requests, 'not one line per request');
+    assert.ok(
+      lines.every((line) => line.level === 40),
+      'a refused request was not logged at warn',
+    );
+    assert.equal(refusedLogs.messages('database failing').length, 1, 'the cause was logged more than once');
+    assert.equal(refusedLogs.messages('database failing')[0]?.reason, reason);
+    assert.ok(!refusedLogs.lines.some((line) => JSON.stringify(line).includes('    at ')), 'a stack trace was logged');
+    assert.ok(!JSON.stringify(refusedLogs.lines).includes('not-the-password'), 'the password was logged');
+  } finally {
+    await refused.close();
+  }
 });
