@@ -7,7 +7,7 @@ import { DATABASE_RESOURCES, Database, type DbEngine } from './infra/database';
 import { EksCluster } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
-import { between, imageReference, oneOf } from './infra/settings';
+import { between, iamPrincipals, imageReference, oneOf } from './infra/settings';
 import { type Exposure, WEB_RESOURCES, WebTier } from './infra/web-tier';
 
 const config = new pulumi.Config();
@@ -37,6 +37,7 @@ const eks =
         instanceType: config.require('instanceType'),
         nodeCount: between('nodeCount', config.requireNumber('nodeCount'), 1, 100),
         nodeVolumeSizeGi: between('nodeVolumeSizeGi', config.requireNumber('nodeVolumeSizeGi'), 20, 16_384),
+        admins: iamPrincipals('clusterAdmins', config.requireObject<unknown>('clusterAdmins')),
         supportType: oneOf<EksSupportType>('eksSupportType', config.require('eksSupportType'), [
           'STANDARD',
           'EXTENDED',

@@ -18,6 +18,8 @@ export interface EksClusterArgs {
   readonly nodeCount: number;
   /** Each node's encrypted root volume, GiB. */
   readonly nodeVolumeSizeGi: number;
+  /** IAM principals given cluster-admin access entries besides the cluster's creator. */
+  readonly admins: string[];
   /** Whether control-plane logs go to CloudWatch (api, audit, authenticator; kept 7 days). */
   readonly controlPlaneLogs: boolean;
 }
@@ -25,6 +27,7 @@ export interface EksClusterArgs {
 const CIDR = '10.42.0.0/16';
 const SUBNETS = ['10.42.0.0/20', '10.42.16.0/20'];
 const STORAGE_CLASS = 'gp3-encrypted';
+const CLUSTER_ADMIN_POLICY = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy';
 const NODE_POLICIES = ['AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy', 'AmazonEC2ContainerRegistryReadOnly'];
 
 /**
@@ -110,6 +113,18 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
         // Without it the VPC CNI ignores NetworkPolicies, and any pod could reach the database.
         vpcCniOptions: { enableNetworkPolicy: true },
         authenticationMode: eks.AuthenticationMode.Api,
+        // API authentication grants only the creator: the workflows' roles and named people need entries.
+        accessEntries: Object.fromEntries(
+          args.admins.map((principalArn, index) => [
+            `admin-${index}`,
+            {
+              principalArn,
+              accessPolicies: {
+                admin: { policyArn: CLUSTER_ADMIN_POLICY, accessScope: { type: 'cluster' } },
+              },
+            },
+          ]),
+        ),
         createOidcProvider: true,
         enabledClusterLogTypes: args.controlPlaneLogs ? ['api', 'audit', 'authenticator'] : [],
       },

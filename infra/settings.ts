@@ -8,6 +8,19 @@ export function oneOf<T extends string>(key: string, value: string, allowed: rea
   );
 }
 
+/** IAM role or user ARNs, each checked, so a typo fails the preview rather than the access entry at `up`. */
+export function iamPrincipals(key: string, values: unknown): string[] {
+  const list = Array.isArray(values) ? values : [values];
+  for (const value of list) {
+    if (typeof value !== 'string' || !/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/.test(value)) {
+      throw new pulumi.RunError(
+        `config two-tier:${key} must be a list of IAM role or user ARNs (arn:aws:iam::<account>:role/<name>); "${String(value)}" is not one`,
+      );
+    }
+  }
+  return list as string[];
+}
+
 /** A whole number config value within bounds. */
 export function between(key: string, value: number, min: number, max: number): number {
   if (Number.isInteger(value) && value >= min && value <= max) return value;

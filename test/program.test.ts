@@ -438,6 +438,28 @@ describe('pulumi program: configuration', () => {
     }
   });
 
+  test('eks: clusterAdmins get cluster-admin access entries; a malformed ARN fails naming the key', async () => {
+    const admins = ['arn:aws:iam::123456789012:role/two-tier-deploy', 'arn:aws:iam::123456789012:user/asha'];
+    const [run, bad] = await Promise.all([
+      runProgram('eks', { clusterAdmins: admins }),
+      runProgram('eks', { clusterAdmins: ['two-tier-deploy'] }),
+    ]);
+    assert.deepEqual(run.errors, []);
+    const entries = Object.values(one(run, 'eks:index:Cluster').inputs.accessEntries ?? {}) as Container[];
+    assert.deepEqual(
+      entries.map((entry) => entry.principalArn),
+      admins,
+    );
+    for (const entry of entries) {
+      assert.deepEqual(entry.accessPolicies.admin, {
+        policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy',
+        accessScope: { type: 'cluster' },
+      });
+    }
+    assert.equal(bad.errors.length, 1);
+    assert.match(bad.errors[0] as string, /^config two-tier:clusterAdmins must be a list of IAM role or user ARNs/);
+  });
+
   test('every key the stack files set is declared, with a default or a description, in Pulumi.yaml', () => {
     for (const stack of ['dev', 'eks']) {
       const declared = Object.keys(stackConfig(REPO, stack).config);

@@ -25,7 +25,13 @@ export function stackConfig(
   }
   Object.assign(values, stackFile.config);
   for (const [key, value] of Object.entries(overrides)) values[key.includes(':') ? key : `two-tier:${key}`] = value;
-  const config = Object.fromEntries(Object.entries(values).map(([key, value]) => [key, String(value)]));
+  // Pulumi hands the program arrays and objects as JSON, scalars as text.
+  const config = Object.fromEntries(
+    Object.entries(values).map(([key, value]) => [
+      key,
+      typeof value === 'object' ? JSON.stringify(value) : String(value),
+    ]),
+  );
   return { config, secretKeys: secretOverrides.map((key) => `two-tier:${key}`) };
 }
 
