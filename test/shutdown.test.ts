@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { buildApp } from '../service/src/app';
 import { loadConfig } from '../service/src/config';
 import { MemoryStore } from '../service/src/stores/memory';
 import { waitFor } from './support/app';
-import { ServerProcess } from './support/server-process';
+import { freePort } from './support/ports';
+import { REPO, ServerProcess } from './support/server-process';
 
 /** A memory store whose writes wait until the test lets them through, to hold requests in flight. */
 class HeldStore extends MemoryStore {
@@ -30,20 +32,6 @@ class HeldStore extends MemoryStore {
     this.closed = true;
   }
 }
-
-test('while draining, /ready answers 503 and /health still 200', async () => {
-  const app = await buildApp({ config: loadConfig({}), logger: false });
-  try {
-    await waitFor(async () => (await app.inject('/ready')).statusCode === 200, 'readiness');
-    app.readiness.draining = true;
-    const ready = await app.inject('/ready');
-    assert.equal(ready.statusCode, 503);
-    assert.deepEqual(ready.json(), { status: 'draining', engine: 'memory' });
-    assert.equal((await app.inject('/health')).statusCode, 200);
-  } finally {
-    await app.close();
-  }
-});
 
 test('closing drains: it marks the app draining, lets in-flight requests finish, then closes the store', async () => {
   const store = new HeldStore();
@@ -98,6 +86,8 @@ test('SIGTERM: /ready turns 503, then new connections are refused, the request i
     const duringDrain = await fetch(`${server.url}/ready`);
     assert.equal(duringDrain.status, 503, '/ready did not turn 503 on SIGTERM');
     assert.equal(duringDrain.headers.get('connection'), 'close', 'responses while draining keep their connection');
+    assert.deepEqual(await duringDrain.json(), { status: 'draining', engine: 'memory' });
+    assert.equal((await fetch(`${server.url}/health`)).status, 200, '/health failed while draining');
     await new Promise((resolve) => setTimeout(resolve, 1_300));
 
     await assert.rejects(
@@ -114,4 +104,46 @@ test('SIGTERM: /ready turns 503, then new connections are refused, the request i
   } finally {
     server.kill();
   }
+});
+
+test('npm start: Ctrl-C (SIGINT to the whole process group, as a terminal sends it) drains once and exits 0', async () => {
+  const port = await freePort();
+  const child = spawn('npm', ['start'], {
+    cwd: REPO,
+    detached: true,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DB_ENGINE: 'memory' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
+  try {
+    await waitFor(() => output.includes(`Server listening at http://127.0.0.1:${port}`), 'npm start to listen', 30_000);
+    process.kill(-(child.pid as number), 'SIGINT');
+    // npm reports a Ctrl-C as a shell does (130); the service's own clean exit is its "stopped" line.
+    assert.ok(
+      [0, 130, 'SIGINT'].includes((await exited) as number | string),
+      `npm start ended with ${await exited}:\n${output}`,
+    );
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid as number), 'SIGKILL');
+  }
+  const logs = output
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { level: number; msg: string });
+  assert.equal(logs.filter((line) => line.msg.startsWith('draining')).length, 1, 'the service drained more than once');
+  assert.equal(logs.filter((line) => line.msg === 'stopped').length, 1, 'the service did not finish its drain');
+  assert.deepEqual(
+    logs.filter((line) => line.level >= 50).map((line) => line.msg),
+    [],
+    'Ctrl-C logged an error',
+  );
 });

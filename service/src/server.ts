@@ -19,6 +19,7 @@ async function main(): Promise<void> {
     app.readiness.draining = true;
     if (!err) await new Promise((resolve) => setTimeout(resolve, DRAIN_DELAY_MS));
     await app.close();
+    app.log.info('stopped');
   });
   await app.listen({ host: config.HOST, port: config.PORT });
 }
