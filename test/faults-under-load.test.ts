@@ -7,6 +7,7 @@ import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { waitFor } from './support/app';
 import { MariadbInstance } from './support/mariadb-instance';
 import { ServerProcess } from './support/server-process';
+import { dropMysqlDatabase, MYSQL } from './support/stores';
 
 /** One HTTP request with a deadline; resolves to the status, or to the error code of a failed connection. */
 function send(url: string, options: { method?: string; body?: string; agent?: Agent; timeoutMs?: number } = {}) {
@@ -181,5 +182,56 @@ test('slow clients and a flood of 1000 concurrent requests: /health stays respon
     );
   } finally {
     server.kill();
+  }
+});
+
+test('six concurrent largest pages of 60 KB documents: answered in byte-bounded pages, RSS stays under 256 MiB', async (t) => {
+  const database = `two_tier_big_pages_${process.pid}`;
+  const server = await ServerProcess.start({
+    DB_ENGINE: 'mysql',
+    MYSQL_HOST: MYSQL.host,
+    MYSQL_PORT: String(MYSQL.port),
+    MYSQL_USER: MYSQL.user,
+    MYSQL_PASSWORD: MYSQL.password,
+    MYSQL_DATABASE: database,
+    LOG_LEVEL: 'warn',
+    // The heap the web pods are given for their 256 MiB limit.
+    NODE_OPTIONS: '--max-old-space-size=160',
+  });
+  try {
+    await waitFor(async () => (await send(`${server.url}/ready`)).status === 200, 'readiness', 20_000);
+    const connection = await mysql.createConnection({ ...MYSQL, database });
+    const body = JSON.stringify({ blob: 'x'.repeat(60_000) });
+    for (let batch = 0; batch < 10; batch++) {
+      const rows = Array.from({ length: 60 }, () => [body, new Date()]);
+      await connection.query('INSERT INTO documents (body, created_at) VALUES ?', [rows]);
+    }
+    await connection.end();
+    const pid = server.child.pid as number;
+    let peak = rssMiB(pid);
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssMiB(pid));
+    }, 10);
+    const pages = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        fetch(`${server.url}/data?limit=500`).then(async (r) => ({ r, text: await r.text() })),
+      ),
+    );
+    clearInterval(sampler);
+    peak = Math.max(peak, rssMiB(pid));
+    const sizes = pages.map(({ text }) => text.length);
+    t.diagnostic(
+      `six GET /data?limit=500 over 600 documents of 60 KB: pages of ${sizes.map((n) => (n / 2 ** 20).toFixed(2)).join(', ')} MiB; peak RSS ${peak.toFixed(0)} MiB`,
+    );
+    for (const { r, text } of pages) {
+      assert.equal(r.status, 200);
+      assert.ok(text.length <= 1.1 * 2 ** 20, `a page of ${text.length} bytes is over the byte bound`);
+      assert.match(r.headers.get('link') ?? '', /rel="next"/, 'a page cut by size does not link to the rest');
+      assert.ok(JSON.parse(text).length < 500, 'the page was not cut by size');
+    }
+    assert.ok(peak < 256, `RSS reached ${peak.toFixed(0)} MiB`);
+  } finally {
+    server.kill();
+    await dropMysqlDatabase(database);
   }
 });
