@@ -14,6 +14,8 @@ const XSS = '<img src=x onerror=alert(1)>';
 const missing = existsSync(CHROMIUM)
   ? false
   : `${CHROMIUM} is not installed (apt-get install chromium); .ci/run installs it`;
+// In CI the browser test must run: a missing Chromium fails the file instead of skipping it.
+if (missing && process.env.CI === 'true') throw new Error(`${missing}; CI must run the browser test`);
 
 function mysqlEnv(database: string, port = MYSQL.port): Record<string, string> {
   return {
