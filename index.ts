@@ -22,6 +22,13 @@ const localCluster = oneOf<LocalClusterKind>('localCluster', config.require('loc
 ]);
 const minReplicas = between('webMinReplicas', config.requireNumber('webMinReplicas'), 1, 100);
 const prebuiltImage = config.get('webImage') ? imageReference('webImage', config.require('webImage')) : undefined;
+// eks nodes (t3, m5) are x86; a local cluster's nodes run on this machine's architecture.
+const imagePlatform = oneOf(
+  'imagePlatform',
+  config.get('imagePlatform') ||
+    (target === 'eks' ? 'linux/amd64' : `linux/${process.arch === 'arm64' ? 'arm64' : 'amd64'}`),
+  ['linux/amd64', 'linux/arm64'],
+);
 const maxReplicas = between('webMaxReplicas', config.requireNumber('webMaxReplicas'), minReplicas, 100);
 const settings = {
   namespace: config.get('namespace') || `two-tier-${stack}`,
@@ -97,7 +104,9 @@ const webImage: Pick<WebImage, 'ref' | 'ready'> = prebuiltImage
               kind: 'local',
               loader: localCluster === 'docker-desktop' ? 'none' : localCluster,
               kindClusterName: config.require('kindClusterName'),
+              clusterIdentity: cluster instanceof LocalCluster ? cluster.identity : '',
             },
+      platform: imagePlatform,
       repositoryName: target === 'eks' ? `two-tier-${stack}/web` : 'two-tier-web',
     });
 

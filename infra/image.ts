@@ -8,7 +8,13 @@ import * as pulumi from '@pulumi/pulumi';
 
 export type ImageDestination =
   | { readonly kind: 'ecr' }
-  | { readonly kind: 'local'; readonly loader: 'kind' | 'minikube' | 'none'; readonly kindClusterName: string };
+  | {
+      readonly kind: 'local';
+      readonly loader: 'kind' | 'minikube' | 'none';
+      readonly kindClusterName: string;
+      /** Changes when the local cluster is recreated, so the image is loaded into the new one. */
+      readonly clusterIdentity: string;
+    };
 
 export interface WebImageArgs {
   /** The project's directory on this machine: only read, to hash the sources; never a resource input. */
@@ -23,13 +29,15 @@ export interface WebImageArgs {
   readonly destination: ImageDestination;
   /** The repository (ECR) or image (local) name. */
   readonly repositoryName: string;
+  /** The nodes' platform, e.g. linux/amd64. */
+  readonly platform: string;
 }
 
 /** How many images the ECR lifecycle rule keeps. */
 export const IMAGES_KEPT = 5;
 
 /**
- * The web tier's image, built from service/Dockerfile for linux/amd64. It is not built at preview,
+ * The web tier's image, built from service/Dockerfile for the nodes' platform. It is not built at preview,
  * so a pull-request preview needs no Docker daemon. On EKS it is pushed to ECR and referenced by
  * digest; locally its tag is the hash of its sources, so a code change rolls the pods.
  */
@@ -45,7 +53,7 @@ export class WebImage extends pulumi.ComponentResource {
     const build = {
       context: args.context,
       dockerfile: posix.join(args.context, args.dockerfile),
-      platform: 'linux/amd64',
+      platform: args.platform,
     };
     const tag = sourceHash({ context: join(args.projectDir, args.context), sources: args.sources });
 
@@ -107,7 +115,7 @@ export class WebImage extends pulumi.ComponentResource {
         this.ready.push(
           new command.local.Command(
             `${name}-load`,
-            { create: load, triggers: [image.imageName] },
+            { create: load, triggers: [image.imageName, args.destination.clusterIdentity] },
             { parent: this, dependsOn: [image] },
           ),
         );

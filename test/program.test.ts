@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { dirname } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { type Container, containers, kubernetesObjects, schemaError, workloadOf, workloads } from './support/manifests';
 import { ofType, one, type ProgramRun, runProgram } from './support/program';
@@ -458,6 +460,37 @@ describe('pulumi program: configuration', () => {
     }
     assert.equal(bad.errors.length, 1);
     assert.match(bad.errors[0] as string, /^config two-tier:clusterAdmins must be a list of IAM role or user ARNs/);
+  });
+
+  test("local: the image is built for the nodes' platform, and a recreated kind cluster gets it loaded again", async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'two-tier-kubeconfig-'));
+    try {
+      const kubeconfig = async (file: string, ca: string) => {
+        const config = {
+          'current-context': 'kind-kind',
+          contexts: [{ name: 'kind-kind', context: { cluster: 'kind-kind' } }],
+          clusters: [
+            { name: 'kind-kind', cluster: { server: 'https://127.0.0.1:6443', 'certificate-authority-data': ca } },
+          ],
+        };
+        await writeFile(join(folder, file), JSON.stringify(config));
+        return { KUBECONFIG: join(folder, file) };
+      };
+      const [first, again, recreated, arm] = await Promise.all([
+        runProgram('dev', {}, [], await kubeconfig('first', 'Zmlyc3Q=')),
+        runProgram('dev', {}, [], await kubeconfig('again', 'Zmlyc3Q=')),
+        runProgram('dev', {}, [], await kubeconfig('recreated', 'c2Vjb25k')),
+        runProgram('dev', { imagePlatform: 'linux/arm64' }),
+      ]);
+      const triggers = (run: ProgramRun) => one(run, 'command:local:Command').inputs.triggers;
+      assert.deepEqual(triggers(again), triggers(first), 'the same cluster would get the image loaded again');
+      assert.notDeepEqual(triggers(recreated), triggers(first), 'a recreated kind cluster never gets the image');
+      const platform = one(first, 'docker:index/image:Image').inputs.build.platform;
+      assert.equal(platform, `linux/${process.arch === 'arm64' ? 'arm64' : 'amd64'}`);
+      assert.equal(one(arm, 'docker:index/image:Image').inputs.build.platform, 'linux/arm64');
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 
   test('every key the stack files set is declared, with a default or a description, in Pulumi.yaml', () => {

@@ -31,6 +31,7 @@ export async function runProgram(
   stack: 'dev' | 'eks',
   overrides: Record<string, unknown> = {},
   secretKeys: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<ProgramRun> {
   const folder = await mkdtemp(join(tmpdir(), 'two-tier-program-'));
   const result = join(folder, 'result.json');
@@ -38,6 +39,7 @@ export async function runProgram(
     await run(process.execPath, ['--import', 'tsx', join(__dirname, 'program-child.ts')], {
       env: {
         ...process.env,
+        ...env,
         PROGRAM_STACK: stack,
         PROGRAM_CONFIG: JSON.stringify(overrides),
         PROGRAM_SECRET_KEYS: JSON.stringify(secretKeys),
