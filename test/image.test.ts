@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { REPO, ServerProcess } from './support/server-process';
@@ -31,33 +31,94 @@ async function sizeOf(path: string): Promise<number> {
   return total;
 }
 
-let image: string;
+/** The runtime stage as executed here: its folder, where WORKDIR put the app, its ENV, USER and CMD. */
+interface Image {
+  root: string;
+  app: string;
+  env: Record<string, string>;
+  user: [number, number];
+  cmd: string[];
+}
 
-before(async () => {
-  // The runtime stage, assembled here as the Dockerfile assembles it: manifests, its own production-only
-  // install, the compiled service from the build stage, the page's static files.
-  image = await mkdtemp(join(tmpdir(), 'two-tier-image-'));
-  await mkdir(join(image, 'service'));
-  for (const file of ['package.json', 'package-lock.json', 'service/package.json']) {
-    await cp(join(REPO, file), join(image, file));
-  }
-  const install = (await stage('runtime'))
-    .find((line) => line.startsWith('RUN npm ci'))
-    ?.replace(/^RUN /, '')
-    .split(' && ')[0] as string;
-  assert.match(install, /--omit=dev/);
-  await run('sh', ['-c', `${install} --prefer-offline`], { cwd: image });
+let image: Image;
+let build: string;
+
+/**
+ * Executes the runtime stage's own instructions in order: COPY from the context (the repository) or
+ * from the build stage (its `npm run build`, compiled here into a folder standing for /repo), RUN with
+ * npm's cache left alone, WORKDIR, ENV, USER, CMD. An instruction it does not know fails the test.
+ */
+async function executeRuntimeStage(): Promise<Image> {
+  build = await mkdtemp(join(tmpdir(), 'two-tier-build-'));
   await run(process.execPath, [
     join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'),
     '-p',
     join(REPO, 'service', 'tsconfig.build.json'),
     '--outDir',
-    join(image, 'service', 'dist'),
+    join(build, 'service', 'dist'),
   ]);
-  await cp(join(REPO, 'service', 'public'), join(image, 'service', 'public'), { recursive: true });
+  const root = await mkdtemp(join(tmpdir(), 'two-tier-image-'));
+  // mkdtemp makes the folder private to root; the image's user must be able to enter it.
+  await chmod(root, 0o755);
+  const result: Image = { root, app: root, env: {}, user: [0, 0], cmd: [] };
+  for (const line of (await stage('runtime')).slice(1)) {
+    const [op, ...args] = line.split(' ');
+    switch (op) {
+      case 'ENV':
+        for (const pair of args) {
+          const [name, value] = pair.split('=');
+          result.env[name as string] = value ?? '';
+        }
+        break;
+      case 'WORKDIR':
+        result.app = join(root, args.join(' '));
+        await mkdir(result.app, { recursive: true });
+        break;
+      case 'COPY': {
+        const from = args[0]?.startsWith('--from=build') ? args.shift() : undefined;
+        const destination = args.pop() as string;
+        for (const source of args) {
+          const origin = from ? join(build, relative('/repo', source)) : join(REPO, source);
+          const target = destination.endsWith('/')
+            ? join(result.app, destination, basename(source))
+            : join(result.app, destination);
+          await cp(origin, target, { recursive: true });
+        }
+        break;
+      }
+      case 'RUN': {
+        const commands = args
+          .join(' ')
+          .split(' && ')
+          .filter((command) => !command.startsWith('npm cache clean'))
+          .map((command) => (command.startsWith('npm ci') ? `${command} --prefer-offline` : command));
+        await run('sh', ['-c', commands.join(' && ')], { cwd: result.app });
+        break;
+      }
+      case 'USER':
+        result.user = args[0]?.split(':').map(Number) as [number, number];
+        break;
+      case 'CMD':
+        result.cmd = JSON.parse(args.join(' '));
+        break;
+      case 'EXPOSE':
+        break;
+      default:
+        assert.fail(`the image test does not know the instruction ${op}`);
+    }
+  }
+  return result;
+}
+
+before(async () => {
+  image = await executeRuntimeStage();
 });
 
-after(() => rm(image, { recursive: true, force: true }));
+after(async () => {
+  await run('chmod', ['-R', 'u+w', image.root]);
+  await rm(image.root, { recursive: true, force: true });
+  await rm(build, { recursive: true, force: true });
+});
 
 test('the Dockerfile: pinned base by version and digest, non-root numeric user, port 5000, node as PID 1', async () => {
   const text = await dockerfile;
@@ -82,7 +143,7 @@ test('.dockerignore lets in only the service and its manifests: no node_modules,
 });
 
 test('the runtime contents hold production dependencies only, and their size is reported', async (t) => {
-  const modules = join(image, 'node_modules');
+  const modules = join(image.app, 'node_modules');
   const installed = await readdir(modules);
   for (const needed of ['fastify', 'mysql2', 'mongodb', 'prom-client', 'close-with-grace']) {
     assert.ok(installed.includes(needed), `${needed} is missing from the image`);
@@ -106,11 +167,24 @@ test('the runtime contents hold production dependencies only, and their size is 
   assert.ok(bytes < 80 * 2 ** 20, `production dependencies take ${(bytes / 2 ** 20).toFixed(1)} MiB`);
 });
 
-test('the assembled image starts with plain node, is healthy and ready on MySQL, and exits 0 on SIGTERM', async () => {
+test('the image runs under its Node major as its non-root user, with the application read-only: healthy, ready, page files, exit 0', async () => {
+  const major = /^ARG NODE_IMAGE=node:(\d+)\./m.exec(await dockerfile)?.[1];
+  assert.equal(
+    process.versions.node.split('.')[0],
+    major,
+    `the test runs Node ${process.version}, the image Node ${major}`,
+  );
+  assert.deepEqual(image.cmd.slice(0, 1), ['node']);
+  // The image's own node, outside /root (which the image's user cannot enter), then everything read-only.
+  const node = join(image.root, 'usr', 'local', 'bin', 'node');
+  await mkdir(dirname(node), { recursive: true });
+  await cp(process.execPath, node);
+  await run('chmod', ['-R', 'a-w', image.root]);
+  const [uid, gid] = image.user;
   const database = `two_tier_image_${process.pid}`;
   const server = await ServerProcess.start(
     {
-      NODE_ENV: 'production',
+      ...image.env,
       DB_ENGINE: 'mysql',
       MYSQL_HOST: MYSQL.host,
       MYSQL_PORT: String(MYSQL.port),
@@ -118,7 +192,11 @@ test('the assembled image starts with plain node, is healthy and ready on MySQL,
       MYSQL_PASSWORD: MYSQL.password,
       MYSQL_DATABASE: database,
     },
-    join(image, 'service', 'dist', 'server.js'),
+    undefined,
+    {
+      command: ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', node, ...image.cmd.slice(1)],
+      cwd: image.app,
+    },
   );
   try {
     await server.listening();
@@ -129,6 +207,8 @@ test('the assembled image starts with plain node, is healthy and ready on MySQL,
     assert.deepEqual(await ready.json(), { status: 'ready', engine: 'mysql' });
     const page = await fetch(`${server.url}/static/app.js`);
     assert.equal(page.status, 200, 'the page script is missing from the image');
+    const owner = (await run('ps', ['-o', 'uid=', '-p', String(server.child.pid)])).stdout.trim();
+    assert.equal(owner, String(uid), 'the service did not run as the image user');
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0);
   } finally {

@@ -20,7 +20,7 @@ for (const engine of ENGINES) {
     });
     after(() => t.close());
 
-    const post = (url: string, payload: unknown, headers = json) =>
+    const post = (url: string, payload: unknown, headers: Record<string, string> = json) =>
       t.app.inject({
         method: 'POST',
         url,

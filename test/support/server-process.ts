@@ -23,11 +23,19 @@ export class ServerProcess {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  /** Starts `entry` (the TypeScript server by default) with `env` on top of a minimal environment. */
-  static async start(env: Record<string, string>, entry = join(REPO, 'service', 'src', 'server.ts')) {
+  /**
+   * Starts `entry` (the TypeScript server by default) with `env` on top of a minimal environment;
+   * `command` replaces this Node.js and its arguments (e.g. another user's `node` with its entry).
+   */
+  static async start(
+    env: Record<string, string>,
+    entry = join(REPO, 'service', 'src', 'server.ts'),
+    { command, cwd = REPO }: { command?: string[]; cwd?: string } = {},
+  ) {
     const port = Number(env.PORT ?? (await freePort()));
-    const child = spawn(process.execPath, [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), entry], {
-      cwd: REPO,
+    const [file, ...args] = command ?? [process.execPath, ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), entry];
+    const child = spawn(file as string, args, {
+      cwd,
       env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
