@@ -1,6 +1,13 @@
 import type * as k8s from '@pulumi/kubernetes';
 import type * as pulumi from '@pulumi/pulumi';
 
+/**
+ * How every tier's Kubernetes provider applies changes: server-side apply, and Secrets updated in
+ * place (the provider's default replaces a Secret whose data changes, and with it, delete first,
+ * every Deployment and StatefulSet that reads it: a password change would recreate both tiers).
+ */
+export const PROVIDER_SETTINGS = { enableServerSideApply: true, enableSecretMutable: true } as const;
+
 /** A data volume the program owns, offered to one claim. */
 export interface DataVolumeArgs {
   /** The namespace and name of the one claim that may bind it. */

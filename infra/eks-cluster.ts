@@ -2,7 +2,7 @@ import * as aws from '@pulumi/aws';
 import * as eks from '@pulumi/eks';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import type { ClusterTarget, DataVolumeArgs } from './cluster';
+import { type ClusterTarget, type DataVolumeArgs, PROVIDER_SETTINGS } from './cluster';
 import type { EksSupportType } from './cost';
 
 export interface EksClusterArgs {
@@ -188,7 +188,7 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
     this.clusterName = this.cluster.eksCluster.name;
     this.provider = new k8s.Provider(
       `${name}-k8s`,
-      { kubeconfig: this.kubeconfig, enableServerSideApply: true },
+      { kubeconfig: this.kubeconfig, ...PROVIDER_SETTINGS },
       { parent: this },
     );
 

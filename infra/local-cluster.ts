@@ -5,7 +5,7 @@ import { delimiter, join } from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import yaml from 'js-yaml';
-import type { ClusterTarget } from './cluster';
+import { type ClusterTarget, PROVIDER_SETTINGS } from './cluster';
 
 export type LocalClusterKind = 'kind' | 'minikube' | 'docker-desktop';
 
@@ -36,7 +36,7 @@ export class LocalCluster extends pulumi.ComponentResource implements ClusterTar
     super('twotier:infra:LocalCluster', name, {}, opts);
     this.provider = new k8s.Provider(
       `${name}-k8s`,
-      { context: args.context || undefined, enableServerSideApply: true },
+      { context: args.context || undefined, ...PROVIDER_SETTINGS },
       { parent: this },
     );
     this.storageClassName = pulumi.output(STORAGE_CLASSES[args.kind]);

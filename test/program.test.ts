@@ -74,6 +74,21 @@ for (const { stack, engine } of RUNS) {
       }
     });
 
+    test('the cluster provider updates a changed Secret in place, so a new password rolls only the web pods', () => {
+      // The provider's default replaces the Secret, and with it every Deployment and StatefulSet reading it.
+      const provider = one(run, 'pulumi:providers:kubernetes', 'cluster-k8s');
+      assert.equal(String(provider.inputs.enableSecretMutable), 'true');
+      assert.equal(String(provider.inputs.enableServerSideApply), 'true');
+    });
+
+    test('the web pods tell V8 a heap that fits their memory limit', () => {
+      const web = containers(one(run, 'kubernetes:apps/v1:Deployment'))[0];
+      const options = web?.env.find((e: { name: string }) => e.name === 'NODE_OPTIONS')?.value;
+      const heap = Number(/--max-old-space-size=(\d+)/.exec(options ?? '')?.[1]);
+      const limit = Number.parseInt(web?.resources.limits.memory, 10);
+      assert.ok(heap > 0 && heap <= limit * 0.7, `heap ${heap} MiB within the ${limit} MiB limit, with room to spare`);
+    });
+
     test('the web tier reaches the database by its Service name, never an IP', () => {
       const dbService = one(run, 'kubernetes:core/v1:Service', `db-${engine}-service`);
       const expectedHost = `${dbService.inputs.metadata.name}.two-tier-${stack}.svc.cluster.local`;
