@@ -31,6 +31,8 @@ export const WEB_PORT = 5000;
 const WEB_UID = 10001;
 /** From the measured footprint: about 90 MiB idle, up to 190 MiB at 32 busy connections (`npm run bench`). */
 export const WEB_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
+/** V8's old space within that limit, leaving room for the runtime, buffers and the young generation. */
+export const WEB_HEAP_MIB = 160;
 /** The pause before SIGTERM, while endpoints and load balancers stop sending new requests. */
 const PRE_STOP_SECONDS = 5;
 /** The service drains for up to 10 s after SIGTERM; the grace period covers the pause and the drain. */
@@ -111,6 +113,7 @@ export class WebTier extends pulumi.ComponentResource {
                     { name: 'PORT', value: String(WEB_PORT) },
                     { name: 'DB_ENGINE', value: db.engine },
                     { name: 'LOG_LEVEL', value: 'info' },
+                    { name: 'NODE_OPTIONS', value: `--max-old-space-size=${WEB_HEAP_MIB}` },
                     ...databaseEnv,
                   ],
                   startupProbe: httpProbe('/health', 1, 30),
