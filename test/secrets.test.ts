@@ -14,6 +14,7 @@ test('the scanner finds literal secrets in configuration and code', () => {
     ['.env', 'API_KEY=abcdef123456'],
     ['infra/database.ts', "  stringData: { password: 'hunter2' },"],
     ['index.ts', 'const dbPassword = "correct horse battery";'],
+    ['infra/eks-cluster.ts', "  metadataOptions: { httpTokens: 'required', apiToken: 'abcdef123456' },"],
   ];
   for (const [path, line] of bad) assert.equal(findLiteralSecrets(path, line).length, 1, `missed: ${line}`);
 });
@@ -27,6 +28,7 @@ test('the scanner leaves references, encrypted values and declarations alone', (
     ['service/src/config.ts', "  MYSQL_PASSWORD: Type.String({ default: '' }),"],
     ['.github/workflows/deploy.yml', '      id-token: write # OIDC'],
     ['infra/web-tier.ts', "            { name: 'MYSQL_PASSWORD', valueFrom: fromSecret('password') },"],
+    ['infra/eks-cluster.ts', "        metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 2 },"],
   ];
   for (const [path, text] of good) assert.deepEqual(findLiteralSecrets(path, text), [], `flagged: ${text}`);
 });

@@ -24,13 +24,16 @@ function isReference(value: string): boolean {
 }
 
 const CODE_FILE = /\.(ts|js|mjs|cjs)$/;
+/** Settings whose names hold a secret word but whose values are modes, not secrets: EC2's IMDSv2 switch. */
+const NOT_A_SECRET = /\bhttpTokens["']?\s*:\s*["'](required|optional)["']/;
 
 export function findLiteralSecrets(path: string, text: string): Finding[] {
   const findings: Finding[] = [];
   text.split('\n').forEach((line, index) => {
     if (/^\s*(#|\/\/|\*)/.test(line)) return;
     if (CODE_FILE.test(path)) {
-      if (CODE_LITERAL.test(line)) findings.push({ path, line: index + 1, text: line.trim() });
+      if (CODE_LITERAL.test(line.replace(NOT_A_SECRET, '')))
+        findings.push({ path, line: index + 1, text: line.trim() });
       return;
     }
     const value = CONFIG_LINE.exec(line)?.[1]?.replace(/\s+#.*$/, '');
