@@ -16,6 +16,7 @@ set -euo pipefail
 PULUMI_VERSION=3.259.0
 # The Node.js language host moved into a module of its own in 3.69, and the proxy serves no version
 # of that module; 3.68 is the last release that ships it inside github.com/pulumi/pulumi/sdk/v3.
+# Its RunPlugin (how newer CLIs start policy packs) is replaced below.
 LANGUAGE_HOST_VERSION=3.68.0
 KUBERNETES_PROVIDER_VERSION=4.25.0
 KUBERNETES_PROVIDER_PSEUDO=v4.0.0-20260115033456-f47bc2d6f199 # the commit tagged v4.25.0
@@ -55,8 +56,107 @@ build_pulumi() { # the CLI: pkg/v3 replaces sdk/v3 with ../sdk, so both sit side
 }
 
 build_language_host() {
-  local src=$1/src
+  local src=$1/src host
   writable_copy "github.com/pulumi/pulumi/sdk/v3@v$LANGUAGE_HOST_VERSION" "$src"
+  host=$src/nodejs/cmd/pulumi-language-nodejs
+  # 3.68's RunPlugin answers "not supported", and the CLI starts policy packs through it: replace it.
+  sed -i 's/^func (host \*nodeLanguageHost) RunPlugin(/func (host *nodeLanguageHost) runPluginUnsupported(/' "$host/main.go"
+  cat >"$host/run_policy_pack.go" <<'GO'
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// RunPlugin starts a Node.js policy pack, the one kind of plugin the CLI runs through this host:
+// node @pulumi/pulumi/cmd/run-policy-pack ARGS... FOLDER, in the policy pack's folder.
+func (host *nodeLanguageHost) RunPlugin(
+	req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer,
+) error {
+	folder := programDirectory(req.ProtoReflect().GetUnknown())
+	if folder == "" {
+		return errors.New("RunPlugin: the request names no program directory")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return err
+	}
+	resolve := exec.Command(node, "-e", "console.log(require.resolve('@pulumi/pulumi/cmd/run-policy-pack'))")
+	resolve.Dir = folder
+	script, err := resolve.Output()
+	if err != nil {
+		return errors.New("the policy pack's dependencies are not installed: @pulumi/pulumi is missing")
+	}
+	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	args := append([]string{strings.TrimSpace(string(script))}, req.Args...)
+	cmd := exec.Command(node, append(args, folder)...)
+	cmd.Dir = folder
+	cmd.Env = req.Env
+	if len(cmd.Env) == 0 {
+		cmd.Env = os.Environ()
+	}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	var code int32
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			return err
+		}
+		code = int32(exit.ExitCode())
+	}
+	if err := closer.Close(); err != nil {
+		return err
+	}
+	return server.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: code}})
+}
+
+// programDirectory reads RunPluginRequest.info.program_directory (fields 5 and 2 in newer CLIs'
+// language.proto), which this release's generated types keep as unknown fields.
+func programDirectory(unknown []byte) string {
+	info := field(unknown, 5)
+	if info == nil {
+		return ""
+	}
+	return string(field(info, 2))
+}
+
+// field returns the bytes of the last length-delimited field with that number in a message.
+func field(message []byte, number protowire.Number) []byte {
+	var found []byte
+	for len(message) > 0 {
+		num, typ, n := protowire.ConsumeTag(message)
+		if n < 0 {
+			return found
+		}
+		message = message[n:]
+		if num == number && typ == protowire.BytesType {
+			value, m := protowire.ConsumeBytes(message)
+			if m < 0 {
+				return found
+			}
+			found, message = value, message[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, message)
+		if m < 0 {
+			return found
+		}
+		message = message[m:]
+	}
+	return found
+}
+GO
   (cd "$src" && go build -trimpath \
     -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$LANGUAGE_HOST_VERSION" \
     -o "$1/pulumi-language-nodejs" ./nodejs/cmd/pulumi-language-nodejs)

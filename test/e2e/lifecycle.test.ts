@@ -187,8 +187,16 @@ function lifecycle(first: Engine): void {
     try {
       await writeFile(join(otherCheckout, 'Pulumi.dev.yaml'), await readFile(join(checkout, 'Pulumi.dev.yaml')));
       const again = await devStack(otherCheckout, { stateFolder, kubeconfig: cluster.kubeconfig, offline });
-      const preview = await again.preview({ policyPacks: [join(otherCheckout, 'policy')] });
-      const changes = Object.entries(preview.changeSummary).filter(([op, count]) => op !== 'same' && count > 0);
+      const changes: string[] = [];
+      const preview = await again.preview({
+        policyPacks: [join(otherCheckout, 'policy')],
+        diff: true,
+        onEvent: (event: EngineEvent) => {
+          const step = event.resourcePreEvent?.metadata;
+          if (step && step.op !== 'same')
+            changes.push(`${step.op} ${step.urn.split('::').pop()} (${step.diffs?.join(', ')})`);
+        },
+      });
       assert.deepEqual(changes, [], `a second preview from ${otherCheckout} plans no change`);
       t.diagnostic(`checked: ${preview.changeSummary.same} resources unchanged from another folder`);
     } finally {
@@ -221,26 +229,32 @@ function lifecycle(first: Engine): void {
     t.diagnostic(`checked: ${changed.join(', ')}; ${webAfter.length} new web pods run ${image}`);
   });
 
-  step('5. a new dbPassword updates the Secret and rolls the web pods', async (t) => {
-    const secretBefore = await cluster.list('secret', NAMESPACE);
-    const webBefore = await webPodNames();
-    secrets.dbPassword = randomSecret();
-    await stack.setConfig('two-tier:dbPassword', { value: secrets.dbPassword, secret: true });
+  step(
+    '5. a new dbPassword updates the Secret in place and rolls the web pods; the database is untouched',
+    async (t) => {
+      const secretBefore = await cluster.list('secret', NAMESPACE);
+      const webBefore = await webPodNames();
+      secrets.dbPassword = randomSecret();
+      await stack.setConfig('two-tier:dbPassword', { value: secrets.dbPassword, secret: true });
 
-    const changed = await upChanges(stack);
-    assert.ok(
-      changed.some((change) => change.endsWith('core/v1:Secret')),
-      `the Secret changes (${changed.join(', ')})`,
-    );
-    const secretAfter = await cluster.list('secret', NAMESPACE);
-    assert.notDeepEqual(fingerprint(secretAfter), fingerprint(secretBefore), 'the Secret holds a new value');
-    const webAfter = await webPodNames();
-    assert.ok(
-      webAfter.every((name) => !webBefore.includes(name)),
-      'every web pod was replaced, so none keeps the old password',
-    );
-    t.diagnostic(`checked: ${changed.join(', ')}; ${webAfter.length} new web pods`);
-  });
+      const database = await cluster.list('statefulset', NAMESPACE);
+      const changed = await upChanges(stack);
+      assert.deepEqual(
+        changed,
+        ['update kubernetes:apps/v1:Deployment', 'update kubernetes:core/v1:Secret'],
+        'the Secret is updated in place and the web Deployment rolls; nothing is replaced',
+      );
+      assert.deepEqual(await cluster.list('statefulset', NAMESPACE), database, 'the database StatefulSet is untouched');
+      const secretAfter = await cluster.list('secret', NAMESPACE);
+      assert.notDeepEqual(fingerprint(secretAfter), fingerprint(secretBefore), 'the Secret holds a new value');
+      const webAfter = await webPodNames();
+      assert.ok(
+        webAfter.every((name) => !webBefore.includes(name)),
+        'every web pod was replaced, so none keeps the old password',
+      );
+      t.diagnostic(`checked: ${changed.join(', ')}; ${webAfter.length} new web pods`);
+    },
+  );
 
   step(`6. switching dbEngine from ${first} to ${other} on the live stack completes`, async (t) => {
     config.dbEngine = other;
@@ -359,10 +373,8 @@ async function upChanges(stack: Stack): Promise<string[]> {
   const changes: string[] = [];
   const up = await stack.up({
     onEvent: (event: EngineEvent) => {
-      const metadata = event.resOutputsEvent?.metadata;
-      if (metadata && metadata.op !== 'same' && metadata.type !== 'pulumi:pulumi:Stack') {
-        changes.push(`${metadata.op} ${metadata.type}`);
-      }
+      const step = event.resOutputsEvent?.metadata;
+      if (step && step.op !== 'same' && step.type !== 'pulumi:pulumi:Stack') changes.push(`${step.op} ${step.type}`);
     },
   });
   assert.equal(up.summary.result, 'succeeded');

@@ -57,6 +57,8 @@ export async function devStack(projectFolder: string, environment: StackEnvironm
     Object.assign(envVars, {
       PULUMI_HOME: join(environment.stateFolder, '.pulumi-home'),
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
+      // The provider from the plugin cache at its exact version; the language host beside the CLI.
+      PULUMI_IGNORE_AMBIENT_PLUGINS: 'true',
     });
     // Installed under its exact version, as `pulumi up` would have downloaded it.
     execFileSync(
