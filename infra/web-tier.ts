@@ -33,6 +33,8 @@ const WEB_UID = 10001;
 export const WEB_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 /** V8's old space within that limit, leaving room for the runtime, buffers and the young generation. */
 export const WEB_HEAP_MIB = 160;
+/** The Node.js settings of the web pods; `npm run bench` runs the service with the same. */
+export const WEB_NODE_OPTIONS = `--max-old-space-size=${WEB_HEAP_MIB}`;
 /** The pause before SIGTERM, while endpoints and load balancers stop sending new requests. */
 const PRE_STOP_SECONDS = 5;
 /** The service drains for up to 10 s after SIGTERM; the grace period covers the pause and the drain. */
@@ -113,7 +115,7 @@ export class WebTier extends pulumi.ComponentResource {
                     { name: 'PORT', value: String(WEB_PORT) },
                     { name: 'DB_ENGINE', value: db.engine },
                     { name: 'LOG_LEVEL', value: 'info' },
-                    { name: 'NODE_OPTIONS', value: `--max-old-space-size=${WEB_HEAP_MIB}` },
+                    { name: 'NODE_OPTIONS', value: WEB_NODE_OPTIONS },
                     ...databaseEnv,
                   ],
                   startupProbe: httpProbe('/health', 1, 30),
