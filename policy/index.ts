@@ -20,12 +20,25 @@ new PolicyPack('two-tier', {
       description: rule.description,
       enforcementLevel: rule.enforcementLevel,
       validateStack: (
-        args: { resources: Array<{ type: string; name: string; props: Record<string, unknown> }> },
+        args: {
+          resources: Array<{
+            type: string;
+            name: string;
+            urn: string;
+            props: Record<string, unknown>;
+            dependencies: Array<{ urn: string }>;
+          }>;
+        },
         reportViolation: (message: string) => void,
       ) => {
-        for (const violation of rule.check(args.resources.map(({ type, name, props }) => ({ type, name, props })))) {
-          reportViolation(violation);
-        }
+        const resources = args.resources.map(({ type, name, urn, props, dependencies }) => ({
+          type,
+          name,
+          urn,
+          props,
+          dependencies: dependencies.map((dependency) => dependency.urn),
+        }));
+        for (const violation of rule.check(resources)) reportViolation(violation);
       },
     })),
   ],

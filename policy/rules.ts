@@ -4,11 +4,29 @@
  * of the whole stack.
  */
 
+import { UnknownValueError } from '@pulumi/policy';
+
 export interface PolicyResource {
   type: string;
   name: string;
   // biome-ignore lint/suspicious/noExplicitAny: resource properties are whatever the program set.
   props: Record<string, any>;
+  /** Stack rules only: this resource's URN and the URNs of the resources it depends on. */
+  urn?: string;
+  dependencies?: string[];
+}
+
+/** What `known` returns for a value the engine will only know at `up`. */
+const UNKNOWN = Symbol('known only at up');
+
+/** Reads a value that may be unknown at preview: @pulumi/policy's props throw UnknownValueError when one is read. */
+function known<T>(read: () => T): T | typeof UNKNOWN {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof UnknownValueError) return UNKNOWN;
+    throw error;
+  }
 }
 
 export type Enforcement = 'mandatory' | 'advisory';
@@ -136,19 +154,82 @@ export const resourcesAndProbes: ResourceRule = {
   }),
 };
 
+const ECR = /\.dkr\.ecr\.[^/]+\.amazonaws\.com\//;
+const TAG = /:([^:/]+)$/;
+
+/** Why a reference is not pinned: it has no tag, or the floating tag latest. */
+function floatingTag(image: string): 'untagged' | 'latest' | undefined {
+  if (image.includes('@sha256:')) return undefined;
+  const tag = TAG.exec(image)?.[1];
+  return !tag ? 'untagged' : tag === 'latest' ? 'latest' : undefined;
+}
+
 export const pinnedImages: ResourceRule = {
   name: 'pinned-images',
   description: 'No image is :latest or untagged; images pushed to ECR by the program are referenced by digest',
   enforcementLevel: 'mandatory',
   check: perContainer((container) => {
-    const image: string = container.image ?? '';
-    if (image.includes('@sha256:')) return [];
-    const tag = /:([^:/]+)$/.exec(image)?.[1];
-    if (!tag) return [`runs the untagged image "${image}"`];
-    if (tag === 'latest') return [`runs "${image}", which is :latest`];
-    if (/\.dkr\.ecr\.[^/]+\.amazonaws\.com\//.test(image)) return [`runs "${image}" from ECR by tag, not by digest`];
+    const image = known(() => container.image as string | undefined);
+    // Decided at preview by pinned-images-at-preview; at `up` it is known before the workload is created.
+    if (image === UNKNOWN) return [];
+    const reference = image ?? '';
+    const floating = floatingTag(reference);
+    if (floating === 'untagged') return [`runs the untagged image "${reference}"`];
+    if (floating === 'latest') return [`runs "${reference}", which is :latest`];
+    if (!reference.includes('@sha256:') && ECR.test(reference))
+      return [`runs "${reference}" from ECR by tag, not by digest`];
     return [];
   }),
+};
+
+const BUILD = 'docker:index/image:Image';
+const ECR_REPOSITORY = 'aws:ecr/repository:Repository';
+
+function isRepository(target: string, repository: PolicyResource): boolean {
+  const url = known(() => repository.props.repositoryUrl as string | undefined);
+  if (typeof url === 'string') return target === url;
+  return ECR.test(target) && target.slice(target.indexOf('/') + 1) === repository.props.name;
+}
+
+/** Why what `build` pushes is not this stack's ECR repository under a pinned tag. */
+function buildProblems(build: PolicyResource, repositories: PolicyResource[]): string[] {
+  if (known(() => build.props.skipPush) === true) return ['is not pushed (skipPush)'];
+  const imageName = known(() => build.props.imageName as string | undefined);
+  // Unknown until the repository exists, or absent: pulumi-docker's Check reads its inputs without unknowns.
+  if (imageName === UNKNOWN || imageName === undefined) {
+    const fromRepository = repositories.some((repository) => build.dependencies?.includes(repository.urn ?? ''));
+    return fromRepository ? [] : ['is pushed to a name unknown at preview that no ECR repository of this stack gives'];
+  }
+  const floating = floatingTag(imageName);
+  if (floating === 'untagged') return [`is pushed untagged as "${imageName}"`];
+  if (floating === 'latest') return [`is pushed as "${imageName}", which is :latest`];
+  const target = imageName.replace(TAG, '');
+  return repositories.some((repository) => isRepository(target, repository))
+    ? []
+    : [`is pushed to "${target}", not to this stack's ECR repository`];
+}
+
+export const pinnedImagesAtPreview: StackRule = {
+  name: 'pinned-images-at-preview',
+  description:
+    "An image known only at `up` is the digest of a build in this stack, pushed under a pinned tag to this stack's ECR repository",
+  enforcementLevel: 'mandatory',
+  check(resources) {
+    const byUrn = new Map(resources.map((resource) => [resource.urn, resource]));
+    const repositories = resources.filter((resource) => resource.type === ECR_REPOSITORY);
+    return resources.flatMap((resource) =>
+      perContainer((container) => {
+        if (known(() => container.image) !== UNKNOWN) return [];
+        const builds = (resource.dependencies ?? [])
+          .map((urn) => byUrn.get(urn))
+          .filter((dependency): dependency is PolicyResource => dependency?.type === BUILD);
+        if (builds.length === 0) return ['runs an image known only at `up` that no build in this stack produces'];
+        return builds.flatMap((build) =>
+          buildProblems(build, repositories).map((problem) => `runs the image of ${build.name}, which ${problem}`),
+        );
+      })(resource),
+    );
+  },
 };
 
 const SECRET_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL/i;
@@ -333,4 +414,4 @@ export const RESOURCE_RULES: ResourceRule[] = [
   controlPlaneLogs,
 ];
 
-export const STACK_RULES: StackRule[] = [networkIsolation, webDisruptionBudget];
+export const STACK_RULES: StackRule[] = [networkIsolation, webDisruptionBudget, pinnedImagesAtPreview];

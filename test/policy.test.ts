@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { UnknownValueError, unknownCheckingProxy } from '@pulumi/policy';
+import { unknownValue } from '@pulumi/pulumi/runtime/rpc';
 import { type PolicyResource, RESOURCE_RULES, STACK_RULES } from '../policy/rules';
 import { type ProgramRun, runProgram } from './support/program';
 
@@ -11,14 +13,32 @@ const RUNS = [
 ] as const;
 
 function asPolicyResources(run: ProgramRun): PolicyResource[] {
-  return run.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
+  return run.resources.map((r) => ({
+    type: r.type,
+    name: r.name,
+    props: r.inputs,
+    urn: r.urn,
+    dependencies: r.dependencies,
+  }));
 }
 
-/** Every violation of every rule, as "rule: message". */
-function violations(resources: PolicyResource[]): string[] {
+/** What @pulumi/policy does with a rule that reads an unknown: an advisory "can't run", which never stops a preview. */
+function verdict(rule: { name: string }, check: () => string[]): string[] {
+  try {
+    return check().map((v) => `${rule.name}: ${v}`);
+  } catch (error) {
+    if (error instanceof UnknownValueError)
+      return [`${rule.name}: can't run during preview: ${(error as Error).message}`];
+    throw error;
+  }
+}
+
+/** Every violation of every rule, as "rule: message", with the props behind the pack's proxy that throws on unknowns. */
+function violations(plain: PolicyResource[]): string[] {
+  const resources = plain.map((r) => ({ ...r, props: unknownCheckingProxy(r.props) }));
   return [
-    ...RESOURCE_RULES.flatMap((rule) => resources.flatMap((r) => rule.check(r).map((v) => `${rule.name}: ${v}`))),
-    ...STACK_RULES.flatMap((rule) => rule.check(resources).map((v) => `${rule.name}: ${v}`)),
+    ...RESOURCE_RULES.flatMap((rule) => resources.flatMap((r) => verdict(rule, () => rule.check(r)))),
+    ...STACK_RULES.flatMap((rule) => verdict(rule, () => rule.check(resources))),
   ];
 }
 
@@ -265,17 +285,151 @@ const FIXTURES: Array<{ what: string; stack: 'dev' | 'eks'; mutate: Mutation; ex
   },
 ];
 
+/** How the engine sends a string it will only know at `up`. */
+const UNKNOWN = unknownValue;
+const ECR_WEB = '123456789012.dkr.ecr.ap-south-1.amazonaws.com/two-tier-eks/web';
+
+/** The first preview of eks: nothing exists yet, so the repository's URL and the build's name are unknown too. */
+const firstPreview: Mutation = (r) => {
+  webContainer(r).image = UNKNOWN;
+  find(r, 'web-image').props.imageName = UNKNOWN;
+  find(r, 'web-image').props.registry.server = UNKNOWN;
+  find(r, 'web-repo').props.repositoryUrl = UNKNOWN;
+};
+
+/** eks previews, where the web image is the build's digest and unknown until `up`. */
+const PREVIEW_FIXTURES: typeof FIXTURES = [
+  {
+    what: 'the first preview: the image is the digest of the build into the ECR repository being created',
+    stack: 'eks',
+    mutate: firstPreview,
+    expected: [],
+  },
+  {
+    what: 'a later preview: the repository exists, the build pushes to it under its source hash',
+    stack: 'eks',
+    mutate: (r) => {
+      webContainer(r).image = UNKNOWN;
+      find(r, 'web-repo').props.repositoryUrl = ECR_WEB;
+    },
+    expected: [],
+  },
+  {
+    what: 'a build that pushes to another registry',
+    stack: 'eks',
+    mutate: (r) => {
+      webContainer(r).image = UNKNOWN;
+      find(r, 'web-image').props.imageName = 'registry.example.com/team/web:4150ed41b02e';
+    },
+    expected: [
+      `pinned-images-at-preview: web-deployment: container web runs the image of web-image, which is pushed to "registry.example.com/team/web", not to this stack's ECR repository`,
+    ],
+  },
+  {
+    what: 'a build into the ECR repository of another account',
+    stack: 'eks',
+    mutate: (r) => {
+      webContainer(r).image = UNKNOWN;
+      find(r, 'web-repo').props.repositoryUrl = ECR_WEB;
+      find(r, 'web-image').props.imageName =
+        '210987654321.dkr.ecr.ap-south-1.amazonaws.com/two-tier-eks/web:4150ed41b02e';
+    },
+    expected: [
+      `pinned-images-at-preview: web-deployment: container web runs the image of web-image, which is pushed to "210987654321.dkr.ecr.ap-south-1.amazonaws.com/two-tier-eks/web", not to this stack's ECR repository`,
+    ],
+  },
+  {
+    what: 'a build pushed as :latest',
+    stack: 'eks',
+    mutate: (r) => {
+      webContainer(r).image = UNKNOWN;
+      find(r, 'web-image').props.imageName = `${ECR_WEB}:latest`;
+    },
+    expected: [
+      `pinned-images-at-preview: web-deployment: container web runs the image of web-image, which is pushed as "${ECR_WEB}:latest", which is :latest`,
+    ],
+  },
+  {
+    what: 'a build pushed untagged',
+    stack: 'eks',
+    mutate: (r) => {
+      webContainer(r).image = UNKNOWN;
+      find(r, 'web-image').props.imageName = ECR_WEB;
+    },
+    expected: [
+      `pinned-images-at-preview: web-deployment: container web runs the image of web-image, which is pushed untagged as "${ECR_WEB}"`,
+    ],
+  },
+  {
+    what: 'a build that is not pushed',
+    stack: 'eks',
+    mutate: (r) => {
+      webContainer(r).image = UNKNOWN;
+      find(r, 'web-image').props.skipPush = true;
+    },
+    expected: [
+      'pinned-images-at-preview: web-deployment: container web runs the image of web-image, which is not pushed (skipPush)',
+    ],
+  },
+  {
+    what: "a build whose unknown name does not come from the stack's ECR repository",
+    stack: 'eks',
+    mutate: (r) => {
+      firstPreview(r);
+      find(r, 'web-image').dependencies = [];
+    },
+    expected: [
+      'pinned-images-at-preview: web-deployment: container web runs the image of web-image, which is pushed to a name unknown at preview that no ECR repository of this stack gives',
+    ],
+  },
+  {
+    what: 'an unknown image that no build produces',
+    stack: 'eks',
+    mutate: (r) => {
+      firstPreview(r);
+      const deployment = find(r, 'web-deployment');
+      deployment.dependencies = deployment.dependencies?.filter((urn) => urn !== find(r, 'web-image').urn);
+    },
+    expected: [
+      'pinned-images-at-preview: web-deployment: container web runs an image known only at `up` that no build in this stack produces',
+    ],
+  },
+  {
+    what: "the build's name instead of its digest, known on a later preview",
+    stack: 'eks',
+    mutate: (r) => {
+      find(r, 'web-image').props.imageName = `${ECR_WEB}:4150ed41b02e`;
+      webContainer(r).image = find(r, 'web-image').props.imageName;
+    },
+    expected: [
+      `pinned-images: web-deployment: container web runs "${ECR_WEB}:4150ed41b02e" from ECR by tag, not by digest`,
+    ],
+  },
+];
+
+function mutated(fixture: (typeof FIXTURES)[number]): string[] {
+  const resources = structuredClone(runs.get(`${fixture.stack}/mysql`) as PolicyResource[]);
+  fixture.mutate(resources);
+  return violations(resources).sort();
+}
+
+describe('the policy pack at preview, where the web image is known only at `up`', () => {
+  for (const fixture of PREVIEW_FIXTURES) {
+    test(`${fixture.what}: ${fixture.expected.length ? 'exactly the named violation' : 'decided, no violation'}`, () => {
+      assert.deepEqual(mutated(fixture), [...fixture.expected].sort());
+    });
+  }
+});
+
 describe('the policy pack on deliberately bad resources', () => {
   for (const fixture of FIXTURES) {
     test(`${fixture.what}: exactly the named violation`, () => {
-      const resources = structuredClone(runs.get(`${fixture.stack}/mysql`) as PolicyResource[]);
-      fixture.mutate(resources);
-      assert.deepEqual(violations(resources).sort(), [...fixture.expected].sort());
+      assert.deepEqual(mutated(fixture), [...fixture.expected].sort());
     });
   }
 
   test('every rule has a fixture that makes it fail', () => {
-    const failing = new Set(FIXTURES.flatMap((f) => f.expected.map((v) => v.split(':')[0])));
+    const failing = new Set([...FIXTURES, ...PREVIEW_FIXTURES].flatMap((f) => f.expected.map((v) => v.split(':')[0])));
     for (const rule of [...RESOURCE_RULES, ...STACK_RULES])
       assert.ok(failing.has(rule.name), `${rule.name} is never shown to fail`);
   });
