@@ -114,9 +114,21 @@ function lifecycle(first: Engine): void {
   step(
     '1. preview with the policy pack passes; a non-compliant setting is refused by a mandatory policy',
     async (t) => {
+      const started = performance.now();
       const preview = await stack.preview({ policyPacks: [join(checkout, 'policy')] });
+      const seconds = (performance.now() - started) / 1000;
       assert.ok((preview.changeSummary.create ?? 0) > 0, 'the first preview plans to create the stack');
-      t.diagnostic(`checked: preview plans ${preview.changeSummary.create} creations and no policy violation`);
+      t.diagnostic(
+        `checked: preview plans ${preview.changeSummary.create} creations and no policy violation; it took ${seconds.toFixed(1)} s`,
+      );
+      const plain = performance.now();
+      await stack.preview();
+      t.diagnostic(`timed: preview without the policy pack ${((performance.now() - plain) / 1000).toFixed(1)} s`);
+      const evaluation = performance.now();
+      await declaredObjects(config, secrets);
+      t.diagnostic(
+        `timed: the program's evaluation alone, under mocks ${((performance.now() - evaluation) / 1000).toFixed(1)} s`,
+      );
 
       await stack.setConfig('two-tier:webMinReplicas', { value: '1' });
       try {

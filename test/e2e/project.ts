@@ -42,6 +42,8 @@ export interface StackEnvironment {
   readonly kubeconfig: string;
   /** Use the toolchain's CLI and plugins only (no download); otherwise the `pulumi` on PATH. */
   readonly offline: boolean;
+  /** More environment for the CLI and the program. */
+  readonly env?: Record<string, string>;
 }
 
 /** The dev stack of a project copy, on a file backend. */
@@ -52,6 +54,7 @@ export async function devStack(projectFolder: string, environment: StackEnvironm
     PULUMI_CONFIG_PASSPHRASE: 'two-tier lifecycle test',
     PULUMI_SKIP_UPDATE_CHECK: 'true',
     KUBECONFIG: environment.kubeconfig,
+    ...environment.env,
   };
   if (environment.offline) {
     Object.assign(envVars, {
