@@ -161,7 +161,7 @@ const verdict = (met: boolean) => (met ? 'met' : 'NOT MET');
 
 async function main(): Promise<void> {
   const loadBefore = loadavg()[0] as number;
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO, stdio: 'inherit' });
+  execFileSync('npm', ['run', 'build', '--silent', '--workspace', 'service'], { cwd: REPO, stdio: 'inherit' });
   const admin = await mysql.createConnection(MYSQL);
   await admin.query(`DROP DATABASE IF EXISTS ${DATABASE}`);
   await admin.end();

@@ -45,18 +45,18 @@ let build: string;
 
 /**
  * Executes the runtime stage's own instructions in order: COPY from the context (the repository) or
- * from the build stage (its `npm run build`, compiled here into a folder standing for /repo), RUN with
+ * from the build stage (its `npm run build --workspace service`, bundled here into a folder standing for /repo), RUN with
  * npm's cache left alone, WORKDIR, ENV, USER, CMD. An instruction it does not know fails the test.
  */
 async function executeRuntimeStage(): Promise<Image> {
   build = await mkdtemp(join(tmpdir(), 'two-tier-build-'));
-  await run(process.execPath, [
-    join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'),
-    '-p',
-    join(REPO, 'service', 'tsconfig.build.json'),
-    '--outDir',
-    join(build, 'service', 'dist'),
-  ]);
+  await run(
+    'npm',
+    ['run', 'build', '--workspace', 'service', '--', `--outfile=${join(build, 'service', 'dist', 'server.js')}`],
+    {
+      cwd: REPO,
+    },
+  );
   const root = await mkdtemp(join(tmpdir(), 'two-tier-image-'));
   // mkdtemp makes the folder private to root; the image's user must be able to enter it.
   await chmod(root, 0o755);

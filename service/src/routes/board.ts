@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import formbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -46,11 +45,16 @@ const securityHeaders = helmet({
   },
 });
 
+export interface BoardOptions {
+  /** The folder of the page's files (service/public). */
+  publicRoot: string;
+}
+
 /** The page of the MySQL seed (GET / and the form's POST /submit) and the MongoDB seed's JSON welcome. */
-export const boardRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const boardRoutes: FastifyPluginAsyncTypebox<BoardOptions> = async (app, { publicRoot }) => {
   await app.register(formbody, { bodyLimit: 65_536 });
   await app.register(fastifyStatic, {
-    root: join(__dirname, '..', '..', 'public'),
+    root: publicRoot,
     prefix: '/static/',
     maxAge: '1h',
   });
