@@ -4,6 +4,7 @@ import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
+import { WEB_NODE_OPTIONS } from '../infra/web-tier';
 import { waitFor } from './support/app';
 import { MariadbInstance } from './support/mariadb-instance';
 import { ServerProcess } from './support/server-process';
@@ -195,8 +196,8 @@ test('six concurrent largest pages of 60 KB documents: answered in byte-bounded 
     MYSQL_PASSWORD: MYSQL.password,
     MYSQL_DATABASE: database,
     LOG_LEVEL: 'warn',
-    // The heap the web pods are given for their 256 MiB limit.
-    NODE_OPTIONS: '--max-old-space-size=160',
+    // The Node.js settings the web pods are given for their 256 MiB limit.
+    NODE_OPTIONS: WEB_NODE_OPTIONS,
   });
   try {
     await waitFor(async () => (await send(`${server.url}/ready`)).status === 200, 'readiness', 20_000);
