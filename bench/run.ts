@@ -207,7 +207,7 @@ async function main(): Promise<void> {
       `\n${name}`,
       row('service ', s),
       row('baseline', b),
-      `  ratio ${fixed(ratio, 2)} (rounds ${fixed(Math.min(...roundRatios), 2)}-${fixed(Math.max(...roundRatios), 2)}), target >= ${TARGETS.ratio} with no errors: ${verdict(met)}`,
+      `  ratio ${fixed(ratio, 3)} (rounds ${fixed(Math.min(...roundRatios), 2)}-${fixed(Math.max(...roundRatios), 2)}), target >= ${TARGETS.ratio} with no errors: ${verdict(met)}`,
     );
   }
   const peak = peakRssMiB(service.pid as number);
