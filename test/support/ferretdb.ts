@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LocalServer } from './local-server';
 import { freePort } from './ports';
 
 /** FerretDB (a MongoDB-protocol server over SQLite), as `scripts/toolchain.sh ferretdb` builds it. */
@@ -22,14 +23,8 @@ export function mongoUnavailable(): string | false {
 }
 
 /** A FerretDB of the test's own (own data folder, own port), which a test may stop and start again. */
-export class FerretdbInstance {
-  private process: ChildProcess | undefined;
+export class FerretdbInstance extends LocalServer {
   private readonly log: string[] = [];
-
-  private constructor(
-    private readonly folder: string,
-    readonly port: number,
-  ) {}
 
   static async create(): Promise<FerretdbInstance> {
     return new FerretdbInstance(await mkdtemp(join(tmpdir(), 'two-tier-ferretdb-')), await freePort());
@@ -39,7 +34,6 @@ export class FerretdbInstance {
     return `mongodb://127.0.0.1:${this.port}/`;
   }
 
-  /** Starts the server and resolves once it accepts connections. */
   async start(): Promise<void> {
     const child = spawn(
       FERRETDB_BIN,
@@ -55,27 +49,11 @@ export class FerretdbInstance {
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.log.push(chunk));
-    this.process = child;
-    const deadline = Date.now() + 20_000;
-    while (!(await accepts(this.port))) {
-      if (child.exitCode !== null) throw new Error(`FerretDB exited with ${child.exitCode}: ${this.log.join('')}`);
-      if (Date.now() > deadline) throw new Error(`FerretDB on port ${this.port} did not start in 20 s`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await this.launched(child, 'FerretDB', () => accepts(this.port));
   }
 
-  async stop(): Promise<void> {
-    const child = this.process;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-    this.process = undefined;
-  }
-
-  async destroy(): Promise<void> {
-    await this.stop();
-    await rm(this.folder, { recursive: true, force: true });
+  protected override exitLog(): string {
+    return `: ${this.log.join('')}`;
   }
 }
 
