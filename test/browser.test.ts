@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { waitFor } from './support/app';
 import { REPO, ServerProcess } from './support/server-process';
-import { dropMysqlDatabase, MYSQL } from './support/stores';
+import { dropMysqlDatabase, mysqlEnv } from './support/stores';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(REPO, 'test-results');
@@ -16,17 +16,6 @@ const missing = existsSync(CHROMIUM)
   : `${CHROMIUM} is not installed (apt-get install chromium); .ci/run installs it`;
 // In CI the browser test must run: a missing Chromium fails the file instead of skipping it.
 if (missing && process.env.CI === 'true') throw new Error(`${missing}; CI must run the browser test`);
-
-function mysqlEnv(database: string, port = MYSQL.port): Record<string, string> {
-  return {
-    DB_ENGINE: 'mysql',
-    MYSQL_HOST: MYSQL.host,
-    MYSQL_PORT: String(port),
-    MYSQL_USER: MYSQL.user,
-    MYSQL_PASSWORD: MYSQL.password,
-    MYSQL_DATABASE: database,
-  };
-}
 
 /** A page that records what a user would not see: dialogs, requests leaving the origin, CSP reports. */
 async function watchedPage(browser: Browser, origin: string, javaScriptEnabled = true) {

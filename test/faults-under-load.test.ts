@@ -8,7 +8,7 @@ import { WEB_NODE_OPTIONS } from '../infra/web-tier';
 import { waitFor } from './support/app';
 import { MariadbInstance } from './support/mariadb-instance';
 import { ServerProcess } from './support/server-process';
-import { dropMysqlDatabase, MYSQL } from './support/stores';
+import { dropMysqlDatabase, MYSQL, mysqlEnv } from './support/stores';
 
 /** One HTTP request with a deadline; resolves to the status, or to the error code of a failed connection. */
 function send(url: string, options: { method?: string; body?: string; agent?: Agent; timeoutMs?: number } = {}) {
@@ -189,12 +189,7 @@ test('slow clients and a flood of 1000 concurrent requests: /health stays respon
 test('six concurrent largest pages of 60 KB documents: answered in byte-bounded pages, RSS stays under 256 MiB', async (t) => {
   const database = `two_tier_big_pages_${process.pid}`;
   const server = await ServerProcess.start({
-    DB_ENGINE: 'mysql',
-    MYSQL_HOST: MYSQL.host,
-    MYSQL_PORT: String(MYSQL.port),
-    MYSQL_USER: MYSQL.user,
-    MYSQL_PASSWORD: MYSQL.password,
-    MYSQL_DATABASE: database,
+    ...mysqlEnv(database),
     LOG_LEVEL: 'warn',
     // The Node.js settings the web pods are given for their 256 MiB limit.
     NODE_OPTIONS: WEB_NODE_OPTIONS,

@@ -6,7 +6,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { REPO, ServerProcess } from './support/server-process';
-import { dropMysqlDatabase, MYSQL } from './support/stores';
+import { dropMysqlDatabase, mysqlEnv } from './support/stores';
 
 const run = promisify(execFile);
 const dockerfile = readFile(join(REPO, 'service', 'Dockerfile'), 'utf8');
@@ -185,12 +185,7 @@ test('the image runs under its Node major as its non-root user, with the applica
   const server = await ServerProcess.start(
     {
       ...image.env,
-      DB_ENGINE: 'mysql',
-      MYSQL_HOST: MYSQL.host,
-      MYSQL_PORT: String(MYSQL.port),
-      MYSQL_USER: MYSQL.user,
-      MYSQL_PASSWORD: MYSQL.password,
-      MYSQL_DATABASE: database,
+      ...mysqlEnv(database),
     },
     undefined,
     {

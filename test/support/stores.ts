@@ -23,6 +23,18 @@ export const MYSQL = {
   password: process.env.MYSQL_PASSWORD ?? '',
 };
 
+/** The service's environment for a database of its own on the machine's MariaDB (or one on another port). */
+export function mysqlEnv(database: string, port = MYSQL.port): Record<string, string> {
+  return {
+    DB_ENGINE: 'mysql',
+    MYSQL_HOST: MYSQL.host,
+    MYSQL_PORT: String(port),
+    MYSQL_USER: MYSQL.user,
+    MYSQL_PASSWORD: MYSQL.password,
+    MYSQL_DATABASE: database,
+  };
+}
+
 /** Removes a test database from the machine's MariaDB. */
 export async function dropMysqlDatabase(database: string): Promise<void> {
   const connection = await mysql.createConnection(MYSQL);
