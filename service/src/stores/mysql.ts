@@ -21,7 +21,6 @@ import {
   IDEMPOTENCY_TTL_MS,
   IdempotencyConflictError,
   isDecimalId,
-  isoString,
   messageSize,
   readPage,
 } from './store';
@@ -92,7 +91,7 @@ interface KeyRow extends RowDataPacket {
 const toMessage = (row: ItemRow): Message => ({
   id: String(row.id),
   message: row.message as string,
-  createdAt: isoString(row.created_at as Date),
+  createdAt: (row.created_at as Date).toISOString(),
 });
 const toDocument = (row: ItemRow): StoredDocument => ({
   ...(JSON.parse(row.body as string) as JsonObject),
@@ -152,7 +151,7 @@ export class MysqlStore implements Store {
   async addMessage(message: string, createdAt: Date, idempotency?: IdempotencyKey): Promise<Message> {
     const id = await this.insert('messages', 'message, created_at', [message, createdAt], idempotency);
     if (id.replayed) return toMessage(await this.byId('messages', id.value));
-    return { id: id.value, message, createdAt: isoString(createdAt) };
+    return { id: id.value, message, createdAt: createdAt.toISOString() };
   }
 
   listMessages(query: PageQuery): Promise<Page<Message>> {

@@ -137,31 +137,6 @@ export async function readPage<T extends { id: string }>(
 export const messageSize = (message: Message): number => message.message.length * 2 + 96;
 export const documentSize = (document: StoredDocument): number => JSON.stringify(document).length;
 
-const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => String(n).padStart(2, '0'));
-const MILLIS_Z = Array.from({ length: 1000 }, (_, n) => `.${String(n).padStart(3, '0')}Z`);
-let minuteStart = Number.NaN;
-let minutePrefix = '';
-
-/**
- * `date.toISOString()`, the same text, without V8's C++ call for each date: the text up to the minute
- * (`2026-11-22T10:04:`) is kept for the last minute seen and the seconds and milliseconds come from
- * tables. A page's rows mostly share their minute; formatting each one was a tenth of the busy CPU of
- * `GET /messages`. Invalid dates throw the same RangeError; years outside 0 to 9999 take the slow path.
- */
-export function isoString(date: Date): string {
-  const time = date.getTime();
-  const inMinute = ((time % 60_000) + 60_000) % 60_000;
-  if (time - inMinute !== minuteStart) {
-    const text = date.toISOString();
-    if (text.length === 24) {
-      minuteStart = time - inMinute;
-      minutePrefix = text.slice(0, 17);
-    }
-    return text;
-  }
-  return minutePrefix + TWO_DIGITS[Math.floor(inMinute / 1000)] + MILLIS_Z[inMinute % 1000];
-}
-
 /** Decimal ids of auto-increment tables (MySQL, memory): 1 to 2^64 - 1. */
 export function isDecimalId(id: string): boolean {
   return /^[1-9][0-9]{0,19}$/.test(id) && BigInt(id) <= 0xffff_ffff_ffff_ffffn;
