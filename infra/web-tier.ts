@@ -32,9 +32,9 @@ const WEB_UID = 10001;
 /** From the measured footprint (`npm run bench`): under 120 MiB at 32 busy connections; 256 MiB for the largest pages. */
 export const WEB_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 /** V8's old space within that limit, leaving room for the runtime, buffers and the young generation. */
-export const WEB_HEAP_MIB = 160;
+const WEB_HEAP_MIB = 160;
 /** The young generation's semi-spaces: 16 MiB by default, they took peak RSS under load over 130 MiB. */
-export const WEB_SEMI_SPACE_MIB = 4;
+const WEB_SEMI_SPACE_MIB = 4;
 /** The Node.js settings of the web pods; `npm run bench` runs the service with the same. */
 export const WEB_NODE_OPTIONS = `--max-old-space-size=${WEB_HEAP_MIB} --max-semi-space-size=${WEB_SEMI_SPACE_MIB}`;
 /** The pause before SIGTERM, while endpoints and load balancers stop sending new requests. */

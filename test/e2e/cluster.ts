@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { kubernetesVersion, type Tool } from './toolchain';
+import { kubernetesVersion, type Tool } from '../support/toolchain';
 
 const run = promisify(execFile);
 

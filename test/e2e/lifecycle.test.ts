@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import type { EngineEvent, Stack } from '@pulumi/pulumi/automation';
 import { runProgram } from '../support/program';
+import { toolchain } from '../support/toolchain';
 import { Cluster, type KubeObject, KwokCluster } from './cluster';
 import { copyProject, devStack, projectConfig } from './project';
-import { toolchain } from './toolchain';
 
 type Engine = 'mysql' | 'mongodb';
 const NAMESPACE = 'two-tier-dev';

@@ -9,9 +9,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProgram } from '../support/program';
+import { toolchain } from '../support/toolchain';
 import { KwokCluster } from './cluster';
 import { copyProject, devStack, projectConfig } from './project';
-import { toolchain } from './toolchain';
 
 const ROUNDS = 5;
 const TARGET_SECONDS = 10;

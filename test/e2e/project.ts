@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { type ConfigMap, LocalWorkspace, type OutputMap, PulumiCommand, Stack } from '@pulumi/pulumi/automation';
-import { TOOLCHAIN_BIN, TOOLCHAIN_ROOT } from './toolchain';
+import { type ConfigMap, LocalWorkspace, PulumiCommand, Stack } from '@pulumi/pulumi/automation';
+import { TOOLCHAIN_BIN, TOOLCHAIN_ROOT } from '../support/toolchain';
 
 const REPO = join(__dirname, '..', '..');
 const KUBERNETES_PROVIDER = (
@@ -88,8 +88,4 @@ export function projectConfig(values: Record<string, string>, secrets: Record<st
     ...Object.entries(values).map(([key, value]) => [`two-tier:${key}`, { value }]),
     ...Object.entries(secrets).map(([key, value]) => [`two-tier:${key}`, { value, secret: true }]),
   ]);
-}
-
-export function outputValue(outputs: OutputMap, name: string): unknown {
-  return outputs[name]?.value;
 }

@@ -2,14 +2,14 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalServer } from './local-server';
 import { freePort } from './ports';
+import { TOOLCHAIN_BIN } from './toolchain';
 
 /** FerretDB (a MongoDB-protocol server over SQLite), as `scripts/toolchain.sh ferretdb` builds it. */
-export const FERRETDB_BIN =
-  process.env.FERRETDB_BIN ?? join(homedir(), '.cache', 'two-tier-toolchain', 'bin', 'ferretdb');
+export const FERRETDB_BIN = process.env.FERRETDB_BIN ?? join(TOOLCHAIN_BIN, 'ferretdb');
 
 /**
  * Why the MongoDB tests cannot run here, or `false` when they can. In CI (CI=true) a missing server is
