@@ -1,10 +1,40 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import Ajv, { type ValidateFunction } from 'ajv';
 import type { LightMyRequestResponse } from 'fastify';
 import { assertClientError, startApp, type TestApp } from './support/app';
 import { ENGINES, stopFerretdb, unavailable } from './support/stores';
 
 const json = { 'content-type': 'application/json' };
+
+/**
+ * Validators of the JSON responses an OpenAPI document declares, strict about fields: an object schema
+ * that does not allow more properties than it names rejects any other (formats are not checked here).
+ */
+function responseSchemas(document: object): (path: string, method: string, status: number) => ValidateFunction {
+  const strict = (schema: unknown): unknown => {
+    if (Array.isArray(schema)) return schema.map(strict);
+    if (typeof schema !== 'object' || schema === null) return schema;
+    const copy = Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, strict(value)]));
+    if (copy.type === 'object' && copy.additionalProperties === undefined) copy.additionalProperties = false;
+    return copy;
+  };
+  const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
+  ajv.addSchema(strict(document) as object, 'openapi');
+  return (path, method, status) => {
+    const pointer = ['paths', path, method.toLowerCase(), 'responses', String(status), 'content', 'application/json']
+      .map((part) => part.replaceAll('~', '~0').replaceAll('/', '~1'))
+      .join('/');
+    let validate: ValidateFunction | undefined;
+    try {
+      validate = ajv.getSchema(`openapi#/${pointer}/schema`);
+    } catch {
+      validate = undefined;
+    }
+    assert.ok(validate, `the document declares no JSON ${status} answer for ${method} ${path}`);
+    return validate;
+  };
+}
 
 function nested(depth: number): Record<string, unknown> {
   let document: Record<string, unknown> = { leaf: true };
@@ -44,6 +74,36 @@ for (const engine of ENGINES) {
       const ready = await t.app.inject('/ready');
       assert.equal(ready.statusCode, 200);
       assert.deepEqual(ready.json(), { status: 'ready', engine });
+    });
+
+    test('every JSON answer is what the OpenAPI document declares for its route and status, field for field', async () => {
+      await post('/messages', { message: 'contract' });
+      await post('/data', { contract: true });
+      const cases: [method: 'GET' | 'POST', url: string, status: number, payload?: unknown][] = [
+        ['GET', '/health', 200],
+        ['GET', '/ready', 200],
+        ['GET', '/', 200],
+        ['GET', '/messages?limit=1', 200],
+        ['GET', '/messages?before=x', 400],
+        ['POST', '/messages', 201, { message: 'checked against the document' }],
+        ['POST', '/messages', 400, { message: '' }],
+        ['GET', '/data?limit=1', 200],
+        ['POST', '/data', 201, { checked: ['against', 'the', 'document'] }],
+        ['POST', '/submit', 201, { message: 'from the form, as JSON' }],
+      ];
+      const checked = responseSchemas(t.app.swagger());
+      for (const [method, url, status, payload] of cases) {
+        const response = await t.app.inject({
+          method,
+          url,
+          headers: { ...json, accept: 'application/json' },
+          ...(payload === undefined ? {} : { payload: JSON.stringify(payload) }),
+        });
+        assert.equal(response.statusCode, status, `${method} ${url}: ${response.body}`);
+        const path = url.split('?', 1)[0] as string;
+        const validate = checked(path, method, status);
+        assert.ok(validate(response.json()), `${method} ${url} ${status}: ${JSON.stringify(validate.errors)}`);
+      }
     });
 
     test('GET / with Accept: application/json is the JSON welcome', async () => {

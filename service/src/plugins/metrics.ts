@@ -34,7 +34,8 @@ export const metricsPlugin = fp(
     });
     app.decorate('metrics', { registry, storeErrors });
 
-    app.addHook('onResponse', async (request, reply) => {
+    // A callback hook: an async one would cost a promise and a microtask on every response.
+    app.addHook('onResponse', (request, reply, done) => {
       const labels = {
         method: request.method,
         route: request.routeOptions.url ?? 'unmatched',
@@ -42,6 +43,7 @@ export const metricsPlugin = fp(
       };
       requests.inc(labels);
       duration.observe(labels, reply.elapsedTime / 1000);
+      done();
     });
   },
   { name: 'metrics' },

@@ -112,7 +112,7 @@ export async function readPage<T extends { id: string }>(
   { limit, before }: PageQuery,
   sizeOf: (item: T) => number,
 ): Promise<Page<T>> {
-  const items: T[] = [];
+  let items: T[] = [];
   let bytes = 0;
   let cursor = before;
   for (;;) {
@@ -120,16 +120,19 @@ export async function readPage<T extends { id: string }>(
     const fits = average === 0 ? BATCH : Math.ceil((PAGE_BYTES - bytes) / average) + 1;
     const count = Math.max(1, Math.min(limit + 1 - items.length, BATCH, fits));
     const rows = await fetch(cursor, count);
-    for (const row of rows) {
-      if (items.length === limit) return { items, hasMore: true };
-      const size = sizeOf(row);
-      if (items.length > 0 && bytes + size > PAGE_BYTES) return { items, hasMore: true };
-      items.push(row);
+    // The rows that fit the page; the first is taken whatever its size.
+    let taken = 0;
+    while (taken < rows.length && items.length + taken < limit) {
+      const size = sizeOf(rows[taken] as T);
+      if (items.length + taken > 0 && bytes + size > PAGE_BYTES) break;
       bytes += size;
+      taken++;
     }
-    const last = rows.at(-1);
-    if (rows.length < count || !last) return { items, hasMore: false };
-    cursor = last.id;
+    const fitting = taken === rows.length ? rows : rows.slice(0, taken);
+    items = items.length === 0 ? fitting : items.concat(fitting);
+    if (taken < rows.length) return { items, hasMore: true };
+    if (rows.length < count) return { items, hasMore: false };
+    cursor = (rows[rows.length - 1] as T).id;
   }
 }
 
