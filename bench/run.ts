@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the compiled service (MySQL, logging at info, metrics and validation on, the pods'
- * Node.js settings) against the framework-free baseline, loaded by wrk in its own process. Service and
- * baseline alternate over several rounds; medians, spreads and each target's verdict are printed.
+ * Node.js settings) against the framework-free baseline, loaded by wrk in its own process. Service,
+ * baseline and the service without its request log line take turns over several rounds; medians,
+ * spreads and each target's verdict are printed.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ const DATABASE = 'two_tier_bench';
 const CONNECTIONS = 32;
 const DURATION_S = 8;
 const WARMUP_S = 3;
-/** Rounds per request, alternating which side goes first; the medians are reported. */
+/** Rounds per request, each starting with another side; the medians are reported. */
 const ROUNDS = 5;
 /** Cold starts of the compiled service, each timed from spawn to /ready answering 200. */
 const STARTS = 5;
@@ -98,12 +99,16 @@ const env = {
 };
 
 /** Starts a server as the image does (CMD `node service/dist/server.js`), its log in a file. */
-function start(args: string[], port: number): { child: ChildProcess; started: number } {
+function start(
+  args: string[],
+  port: number,
+  extraEnv: Record<string, string> = {},
+): { child: ChildProcess; started: number } {
   const log = openSync(join(work, `${port}-${Date.now()}.log`), 'w');
   const started = performance.now();
   const child = spawn(process.execPath, args, {
     cwd: REPO,
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', ...env },
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', ...env, ...extraEnv },
     stdio: ['ignore', log, 'inherit'],
   });
   return { child, started };
@@ -129,8 +134,20 @@ function peakRssMiB(pid: number): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
 }
 
-const SERVICE = { name: 'service', port: 5100, args: ['service/dist/server.js'] };
-const BASELINE = { name: 'baseline', port: 5101, args: ['--import', 'tsx', 'bench/baseline.ts'] };
+interface Side {
+  name: 'service' | 'baseline' | 'unlogged';
+  port: number;
+  args: string[];
+  env?: Record<string, string>;
+}
+const SERVICE: Side = { name: 'service', port: 5100, args: ['service/dist/server.js'] };
+const BASELINE: Side = { name: 'baseline', port: 5101, args: ['--import', 'tsx', 'bench/baseline.ts'] };
+/**
+ * Not a target: the same service with its one log line per request turned off (LOG_LEVEL=warn), run in
+ * the same rounds, so every run shows what that line costs against the baseline.
+ */
+const UNLOGGED: Side = { ...SERVICE, name: 'unlogged', port: 5102, env: { LOG_LEVEL: 'warn' } };
+const SIDES = [SERVICE, BASELINE, UNLOGGED];
 const fixed = (n: number, digits = 0) => n.toFixed(digits);
 
 interface Summary {
@@ -175,9 +192,9 @@ async function main(): Promise<void> {
     await stop(child);
   }
 
-  const service = start(SERVICE.args, SERVICE.port).child;
-  const baseline = start(BASELINE.args, BASELINE.port).child;
+  const [service, baseline, unlogged] = SIDES.map((side) => start(side.args, side.port, side.env).child);
   await waitFor(`http://127.0.0.1:${SERVICE.port}/ready`, 200);
+  await waitFor(`http://127.0.0.1:${UNLOGGED.port}/ready`, 200);
   await waitFor(`http://127.0.0.1:${BASELINE.port}/messages`, 200);
 
   const lines: string[] = [];
@@ -186,20 +203,22 @@ async function main(): Promise<void> {
     ['GET /messages (50 rows)', 'GET'],
     ['POST /messages', 'POST'],
   ] as const) {
-    const rounds: Record<string, Load[]> = { service: [], baseline: [] };
+    const rounds: Record<Side['name'], Load[]> = { service: [], baseline: [], unlogged: [] };
     if (method === 'GET') await resetTable(50);
-    for (const side of [SERVICE, BASELINE]) await load(`http://127.0.0.1:${side.port}/messages`, method, WARMUP_S);
+    for (const side of SIDES) await load(`http://127.0.0.1:${side.port}/messages`, method, WARMUP_S);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const side of round % 2 ? [BASELINE, SERVICE] : [SERVICE, BASELINE]) {
+      // Each round starts with another side, so none always runs first or last.
+      for (const side of [...SIDES.slice(round % SIDES.length), ...SIDES.slice(0, round % SIDES.length)]) {
         if (method === 'GET') await resetTable(50);
-        (rounds[side.name] as Load[]).push(await load(`http://127.0.0.1:${side.port}/messages`, method, DURATION_S));
+        rounds[side.name].push(await load(`http://127.0.0.1:${side.port}/messages`, method, DURATION_S));
       }
     }
-    const s = summary(rounds.service as Load[]);
-    const b = summary(rounds.baseline as Load[]);
+    const s = summary(rounds.service);
+    const b = summary(rounds.baseline);
+    const u = summary(rounds.unlogged);
     const ratio = s.rate / b.rate;
-    const roundRatios = (rounds.service as Load[]).map(
-      (l, i) => l.requestsPerSecond / (rounds.baseline?.[i]?.requestsPerSecond as number),
+    const roundRatios = rounds.service.map(
+      (l, i) => l.requestsPerSecond / (rounds.baseline[i] as Load).requestsPerSecond,
     );
     const met = ratio >= TARGETS.ratio && s.errors === 0;
     verdicts.push(met);
@@ -208,17 +227,19 @@ async function main(): Promise<void> {
       row('service ', s),
       row('baseline', b),
       `  ratio ${fixed(ratio, 3)} (rounds ${fixed(Math.min(...roundRatios), 2)}-${fixed(Math.max(...roundRatios), 2)}), target >= ${TARGETS.ratio} with no errors: ${verdict(met)}`,
+      row('unlogged', u),
+      `  not a target: the service without its request log line (LOG_LEVEL=warn) at ${fixed(u.rate / b.rate, 3)} of the baseline`,
     );
   }
-  const peak = peakRssMiB(service.pid as number);
-  const baselinePeak = peakRssMiB(baseline.pid as number);
-  await Promise.all([stop(service), stop(baseline)]);
+  const peak = peakRssMiB(service?.pid as number);
+  const baselinePeak = peakRssMiB(baseline?.pid as number);
+  await Promise.all([service, baseline, unlogged].map((child) => stop(child as ChildProcess)));
 
   const ready = median(startsMs);
   verdicts.push(peak < TARGETS.peakRssMiB, ready < TARGETS.startToReadyMs);
   console.log(`two-tier bench: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`);
   console.log(
-    `wrk (1 thread, ${CONNECTIONS} connections) in its own process, ${DURATION_S} s per load after a ${WARMUP_S} s warm-up, ${ROUNDS} alternating rounds, medians (range); MariaDB on 127.0.0.1; NODE_OPTIONS=${WEB_NODE_OPTIONS}`,
+    `wrk (1 thread, ${CONNECTIONS} connections) in its own process, ${DURATION_S} s per load after a ${WARMUP_S} s warm-up, ${ROUNDS} rounds taking turns, medians (range); MariaDB on 127.0.0.1; NODE_OPTIONS=${WEB_NODE_OPTIONS}`,
   );
   console.log(`load average before ${fixed(loadBefore, 2)}, after ${fixed(loadavg()[0] as number, 2)}`);
   console.log(lines.join('\n'));
