@@ -74,7 +74,20 @@ const SCHEMA = [
    ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
 ];
 
-const COLUMNS: Record<Table, string> = { messages: 'id, message, created_at', documents: 'id, body' };
+/** Each table's statements, written once: operations reuse the same text, which mysql2 prepares once per connection. */
+function statements(table: Table, selected: string, inserted: string) {
+  return {
+    insert: `INSERT INTO ${table} (${inserted}) VALUES (?, ?)`,
+    byId: `SELECT ${selected} FROM ${table} WHERE id = ?`,
+    newest: `SELECT ${selected} FROM ${table} ORDER BY id DESC LIMIT ?`,
+    olderThan: `SELECT ${selected} FROM ${table} WHERE id < ? ORDER BY id DESC LIMIT ?`,
+  };
+}
+
+const STATEMENTS: Record<Table, ReturnType<typeof statements>> = {
+  messages: statements('messages', 'id, message, created_at', 'message, created_at'),
+  documents: statements('documents', 'id, body', 'body, created_at'),
+};
 
 interface ItemRow extends RowDataPacket {
   id: string;
@@ -149,7 +162,7 @@ export class MysqlStore implements Store {
   }
 
   async addMessage(message: string, createdAt: Date, idempotency?: IdempotencyKey): Promise<Message> {
-    const id = await this.insert('messages', 'message, created_at', [message, createdAt], idempotency);
+    const id = await this.insert('messages', [message, createdAt], idempotency);
     if (id.replayed) return toMessage(await this.byId('messages', id.value));
     return { id: id.value, message, createdAt: createdAt.toISOString() };
   }
@@ -159,7 +172,7 @@ export class MysqlStore implements Store {
   }
 
   async addDocument(document: JsonObject, idempotency?: IdempotencyKey): Promise<StoredDocument> {
-    const id = await this.insert('documents', 'body, created_at', [JSON.stringify(document), new Date()], idempotency);
+    const id = await this.insert('documents', [JSON.stringify(document), new Date()], idempotency);
     if (id.replayed) return toDocument(await this.byId('documents', id.value));
     return { ...document, id: id.value };
   }
@@ -192,11 +205,10 @@ export class MysqlStore implements Store {
    */
   private insert(
     table: Table,
-    columns: string,
     values: unknown[],
     idempotency: IdempotencyKey | undefined,
   ): Promise<{ value: string; replayed: boolean }> {
-    const sql = `INSERT INTO ${table} (${columns}) VALUES (?, ?)`;
+    const sql = STATEMENTS[table].insert;
     return this.withConnection(OPERATION_MS, async (run) => {
       if (!idempotency) return { value: String((await run<ResultSetHeader>(sql, values)).insertId), replayed: false };
       const { key, fingerprint } = idempotency;
@@ -225,9 +237,7 @@ export class MysqlStore implements Store {
   }
 
   private async byId(table: Table, id: string): Promise<ItemRow> {
-    const [row] = await this.withConnection(OPERATION_MS, (run) =>
-      run<ItemRow[]>(`SELECT ${COLUMNS[table]} FROM ${table} WHERE id = ?`, [id]),
-    );
+    const [row] = await this.withConnection(OPERATION_MS, (run) => run<ItemRow[]>(STATEMENTS[table].byId, [id]));
     if (!row) throw new Error(`${table} row ${id} of an idempotency key is missing`);
     return row;
   }
@@ -237,11 +247,8 @@ export class MysqlStore implements Store {
       // LIMIT goes as a string: MySQL 8's prepared statements refuse a numeric LIMIT parameter.
       const rows = await this.withConnection(OPERATION_MS, (run) =>
         before === undefined
-          ? run<ItemRow[]>(`SELECT ${COLUMNS[table]} FROM ${table} ORDER BY id DESC LIMIT ?`, [String(count)])
-          : run<ItemRow[]>(`SELECT ${COLUMNS[table]} FROM ${table} WHERE id < ? ORDER BY id DESC LIMIT ?`, [
-              before,
-              String(count),
-            ]),
+          ? run<ItemRow[]>(STATEMENTS[table].newest, [String(count)])
+          : run<ItemRow[]>(STATEMENTS[table].olderThan, [before, String(count)]),
       );
       return rows.map(toItem);
     };
