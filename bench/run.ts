@@ -138,10 +138,17 @@ interface Side {
   name: 'service' | 'baseline' | 'unlogged';
   port: number;
   args: string[];
+  /** The path that answers 200 once the side can take the load. */
+  ready: string;
   env?: Record<string, string>;
 }
-const SERVICE: Side = { name: 'service', port: 5100, args: ['service/dist/server.js'] };
-const BASELINE: Side = { name: 'baseline', port: 5101, args: ['--import', 'tsx', 'bench/baseline.ts'] };
+const SERVICE: Side = { name: 'service', port: 5100, args: ['service/dist/server.js'], ready: '/ready' };
+const BASELINE: Side = {
+  name: 'baseline',
+  port: 5101,
+  args: ['--import', 'tsx', 'bench/baseline.ts'],
+  ready: '/messages',
+};
 /**
  * Not a target: the same service with its one log line per request turned off (LOG_LEVEL=warn), run in
  * the same rounds, so every run shows what that line costs against the baseline.
@@ -187,15 +194,13 @@ async function main(): Promise<void> {
   const startsMs: number[] = [];
   for (let attempt = 0; attempt <= STARTS; attempt++) {
     const { child, started } = start(SERVICE.args, SERVICE.port);
-    await waitFor(`http://127.0.0.1:${SERVICE.port}/ready`, 200);
+    await waitFor(`http://127.0.0.1:${SERVICE.port}${SERVICE.ready}`, 200);
     if (attempt > 0) startsMs.push(performance.now() - started);
     await stop(child);
   }
 
-  const [service, baseline, unlogged] = SIDES.map((side) => start(side.args, side.port, side.env).child);
-  await waitFor(`http://127.0.0.1:${SERVICE.port}/ready`, 200);
-  await waitFor(`http://127.0.0.1:${UNLOGGED.port}/ready`, 200);
-  await waitFor(`http://127.0.0.1:${BASELINE.port}/messages`, 200);
+  const children = SIDES.map((side) => start(side.args, side.port, side.env).child);
+  for (const side of SIDES) await waitFor(`http://127.0.0.1:${side.port}${side.ready}`, 200);
 
   const lines: string[] = [];
   const verdicts: boolean[] = [];
@@ -231,9 +236,8 @@ async function main(): Promise<void> {
       `  not a target: the service without its request log line (LOG_LEVEL=warn) at ${fixed(u.rate / b.rate, 3)} of the baseline`,
     );
   }
-  const peak = peakRssMiB(service?.pid as number);
-  const baselinePeak = peakRssMiB(baseline?.pid as number);
-  await Promise.all([service, baseline, unlogged].map((child) => stop(child as ChildProcess)));
+  const [peak, baselinePeak] = children.map((child) => peakRssMiB(child.pid as number)) as [number, number];
+  await Promise.all(children.map(stop));
 
   const ready = median(startsMs);
   verdicts.push(peak < TARGETS.peakRssMiB, ready < TARGETS.startToReadyMs);
