@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { WEB_NODE_OPTIONS } from '../infra/web-tier';
+import { MYSQL, mysqlEnv } from '../test/support/stores';
 
 const REPO = join(__dirname, '..');
 const DATABASE = 'two_tier_bench';
@@ -21,7 +22,6 @@ const WARMUP_S = 3;
 const ROUNDS = 5;
 /** Cold starts of the compiled service, each timed from spawn to /ready answering 200. */
 const STARTS = 5;
-const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root', password: '' };
 const POST_BODY = JSON.stringify({ message: 'a benchmark message of ordinary length' });
 
 const TARGETS = { ratio: 0.9, peakRssMiB: 120, startToReadyMs: 600 };
@@ -88,12 +88,7 @@ async function resetTable(rows: number): Promise<void> {
 }
 
 const env = {
-  DB_ENGINE: 'mysql',
-  MYSQL_HOST: MYSQL.host,
-  MYSQL_PORT: String(MYSQL.port),
-  MYSQL_USER: MYSQL.user,
-  MYSQL_PASSWORD: MYSQL.password,
-  MYSQL_DATABASE: DATABASE,
+  ...mysqlEnv(DATABASE),
   LOG_LEVEL: 'info',
   NODE_OPTIONS: WEB_NODE_OPTIONS,
 };
@@ -243,7 +238,7 @@ async function main(): Promise<void> {
   verdicts.push(peak < TARGETS.peakRssMiB, ready < TARGETS.startToReadyMs);
   console.log(`two-tier bench: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`);
   console.log(
-    `wrk (1 thread, ${CONNECTIONS} connections) in its own process, ${DURATION_S} s per load after a ${WARMUP_S} s warm-up, ${ROUNDS} rounds taking turns, medians (range); MariaDB on 127.0.0.1; NODE_OPTIONS=${WEB_NODE_OPTIONS}`,
+    `wrk (1 thread, ${CONNECTIONS} connections) in its own process, ${DURATION_S} s per load after a ${WARMUP_S} s warm-up, ${ROUNDS} rounds taking turns, medians (range); MariaDB on ${MYSQL.host}:${MYSQL.port}; NODE_OPTIONS=${WEB_NODE_OPTIONS}`,
   );
   console.log(`load average before ${fixed(loadBefore, 2)}, after ${fixed(loadavg()[0] as number, 2)}`);
   console.log(lines.join('\n'));
