@@ -167,6 +167,32 @@ test('the runtime contents hold production dependencies only, and their size is 
   assert.ok(bytes < 80 * 2 ** 20, `production dependencies take ${(bytes / 2 ** 20).toFixed(1)} MiB`);
 });
 
+test("one Node.js major everywhere: the image's, engines, the bundle's target, .ci/run, the workflows and @types/node", async () => {
+  const major = /^ARG NODE_IMAGE=node:(\d+)\./m.exec(await dockerfile)?.[1];
+  assert.ok(major, 'the Dockerfile names no Node.js version');
+  const text = (path: string) => readFile(join(REPO, path), 'utf8');
+  const root = JSON.parse(await text('package.json'));
+  const service = JSON.parse(await text('service/package.json'));
+  const ci = await text('.ci/run');
+  const majors: [string, string | undefined][] = [
+    ['package.json engines.node', /^>=(\d+)/.exec(root.engines.node)?.[1]],
+    ['service/package.json engines.node', /^>=(\d+)/.exec(service.engines.node)?.[1]],
+    ["the service's esbuild --target", /--target=node(\d+)\b/.exec(service.scripts.build)?.[1]],
+    ['@types/node', /^\^(\d+)\./.exec(root.devDependencies['@types/node'])?.[1]],
+    [".ci/run's NODE_VERSION", /^NODE_VERSION=(\d+)\./m.exec(ci)?.[1]],
+    [".ci/run's oldest accepted Node.js", /\)" -lt (\d+) \]; then$/m.exec(ci)?.[1]],
+  ];
+  const workflows = join(REPO, '.github', 'workflows');
+  for (const file of await readdir(workflows)) {
+    const workflow = await readFile(join(workflows, file), 'utf8');
+    for (const [, version] of workflow.matchAll(/node-version: (\S+)/g)) majors.push([`${file} node-version`, version]);
+    for (const [, version] of workflow.matchAll(/container: node:(\d+)/g)) majors.push([`${file} container`, version]);
+  }
+  assert.ok(majors.length > 8, 'no workflow sets up Node.js');
+  const others = majors.filter(([, found]) => found !== major).map(([where, found]) => `${where}: ${found}`);
+  assert.deepEqual(others, [], `the image runs Node.js ${major}; these do not`);
+});
+
 test('the image runs under its Node major as its non-root user, with the application read-only: healthy, ready, page files, exit 0', async () => {
   const major = /^ARG NODE_IMAGE=node:(\d+)\./m.exec(await dockerfile)?.[1];
   assert.equal(
