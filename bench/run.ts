@@ -4,14 +4,14 @@
  * baseline and the service without its request log line take turns over several rounds; medians,
  * spreads and each target's verdict are printed.
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { WEB_NODE_OPTIONS } from '../infra/web-tier';
 import { MYSQL, mysqlEnv } from '../test/support/stores';
+import { type Load, wrk } from './wrk';
 
 const REPO = join(__dirname, '..');
 const DATABASE = 'two_tier_bench';
@@ -26,13 +26,6 @@ const POST_BODY = JSON.stringify({ message: 'a benchmark message of ordinary len
 
 const TARGETS = { ratio: 0.9, peakRssMiB: 120, startToReadyMs: 600 };
 
-interface Load {
-  requestsPerSecond: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-
 const work = mkdtempSync(join(tmpdir(), 'two-tier-bench-'));
 const postScript = join(work, 'post.lua');
 writeFileSync(
@@ -40,34 +33,8 @@ writeFileSync(
   `wrk.method = "POST"\nwrk.body = '${POST_BODY}'\nwrk.headers["Content-Type"] = "application/json"\n`,
 );
 
-/** wrk's latency figures ("1.23ms", "850.00us", "1.02s") in milliseconds. */
-function milliseconds(text: string): number {
-  const [, value, unit] = /^([\d.]+)(us|ms|s)$/.exec(text) ?? [];
-  const factor = unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1;
-  return Number(value) * factor;
-}
-
-async function load(url: string, method: 'GET' | 'POST', seconds: number): Promise<Load> {
-  const args = [
-    '-t1',
-    `-c${CONNECTIONS}`,
-    `-d${seconds}s`,
-    '--latency',
-    ...(method === 'POST' ? ['-s', postScript] : []),
-  ];
-  const { stdout } = await promisify(execFile)('wrk', [...args, url]);
-  const percentile = (p: number) => milliseconds(new RegExp(`^\\s+${p}%\\s+(\\S+)$`, 'm').exec(stdout)?.[1] ?? '');
-  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout) ?? [];
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
-  const result = {
-    requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]),
-    p50: percentile(50),
-    p99: percentile(99),
-    errors: non2xx + socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0),
-  };
-  if (!Number.isFinite(result.requestsPerSecond + result.p50 + result.p99))
-    throw new Error(`unreadable wrk output:\n${stdout}`);
-  return result;
+function load(url: string, method: 'GET' | 'POST', seconds: number): Promise<Load> {
+  return wrk(url, { connections: CONNECTIONS, seconds, script: method === 'POST' ? postScript : undefined });
 }
 
 function median(values: number[]): number {

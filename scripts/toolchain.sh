@@ -2,8 +2,10 @@
 # Builds, from Go modules through the Go module proxy, what the lifecycle test (npm run e2e) needs
 # on a machine without a Pulumi CLI or a Kubernetes cluster: the Pulumi CLI and its Node.js
 # language host, the Kubernetes provider plugin, a container-free control plane (etcd,
-# kube-apiserver, kube-controller-manager, kube-scheduler, KWOK) with kubectl, and FerretDB (a
-# MongoDB wire-protocol server on SQLite, for the MongoDB store's tests).
+# kube-apiserver, kube-controller-manager, kube-scheduler, KWOK) with kubectl, FerretDB (a
+# MongoDB wire-protocol server on SQLite, for the MongoDB store's tests), and what a real node adds
+# to that control plane: the kubelet, kube-proxy, the pause program, CoreDNS, metrics-server,
+# local-path-provisioner and a NetworkPolicy enforcer (scripts/node-images.sh packs their images).
 #
 # Usage: scripts/toolchain.sh [component ...]      (default: all; prints the bin folder last)
 # Cache: $TWO_TIER_TOOLCHAIN (default ~/.cache/two-tier-toolchain), one folder per component and
@@ -11,21 +13,7 @@
 # A user with the Pulumi CLI and kind never needs this.
 set -euo pipefail
 
-# Versions. The Pulumi releases are the newest whose sources the module proxy serves; package.json
-# pins the matching npm packages (test/toolchain.test.ts keeps the two in step).
-PULUMI_VERSION=3.259.0
-# The Node.js language host moved into a module of its own in 3.69, and the proxy serves no version
-# of that module; 3.68 is the last release that ships it inside github.com/pulumi/pulumi/sdk/v3.
-# Its RunPlugin (how newer CLIs start policy packs) is replaced below.
-LANGUAGE_HOST_VERSION=3.68.0
-KUBERNETES_PROVIDER_VERSION=4.25.0
-KUBERNETES_PROVIDER_PSEUDO=v4.0.0-20260115033456-f47bc2d6f199 # the commit tagged v4.25.0
-# The checksum database has no entry for that pseudo-version, so its module hash is pinned here.
-KUBERNETES_PROVIDER_SUM=h1:j2bphCf7c2YhnBrhwht2f3TNRRgcMImltUlAgzxr9H4=
-KUBERNETES_VERSION=1.36.3
-ETCD_VERSION=3.6.16
-KWOK_VERSION=0.8.0
-FERRETDB_VERSION=1.24.2
+source "$(dirname "$0")/versions.sh"
 
 CACHE=${TWO_TIER_TOOLCHAIN:-$HOME/.cache/two-tier-toolchain}
 BIN=$CACHE/bin
@@ -177,11 +165,13 @@ build_kubernetes_provider() { # provider/v4 replaces sdk/v4 with ../sdk; go gene
   rm -rf "$src"
 }
 
-build_kubernetes() { # k8s.io/kubernetes replaces its staging modules with ./staging; use their releases
-  local wrap=$1/src minor=${KUBERNETES_VERSION#*.}
+# kubernetes_build DEST PACKAGE...: k8s.io/kubernetes replaces its staging modules with ./staging,
+# which its module zip leaves out, so a wrapper module points each at its own release.
+kubernetes_build() {
+  local dest=$1 wrap=$1/src minor=${KUBERNETES_VERSION#*.} gomod v p ldflags=""
+  shift
   minor=${minor%%.*}
   mkdir -p "$wrap"
-  local gomod
   gomod=$(go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
   {
     echo "module two-tier/control-plane"
@@ -189,16 +179,78 @@ build_kubernetes() { # k8s.io/kubernetes replaces its staging modules with ./sta
     echo "require k8s.io/kubernetes v$KUBERNETES_VERSION"
     sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#replace \1 => \1 v0.'"${KUBERNETES_VERSION#1.}"'#p' "$gomod"
   } >"$wrap/go.mod"
-  local pkgs="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl"
-  local v
   for v in component-base/version client-go/pkg/version; do
     ldflags+=" -X k8s.io/$v.gitVersion=v$KUBERNETES_VERSION -X k8s.io/$v.gitMajor=1 -X k8s.io/$v.gitMinor=$minor"
   done
-  (cd "$wrap" && go get $(printf "%s@v$KUBERNETES_VERSION " $pkgs) && for p in $pkgs; do
+  (cd "$wrap" && go get $(printf "%s@v$KUBERNETES_VERSION " "$@") && for p in "$@"; do
     step "  $(basename "$p")"
-    go build -trimpath -ldflags "-s -w$ldflags" -o "$1/$(basename "$p")" "$p"
+    go build -trimpath -ldflags "-s -w$ldflags" -o "$dest/$(basename "$p")" "$p"
   done)
   rm -rf "$wrap"
+}
+
+build_kubernetes() {
+  kubernetes_build "$1" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+}
+
+build_node() { # the node agents, from the same release as the control plane; pause from its C source
+  kubernetes_build "$1" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+  local pause
+  pause=$(module_dir "k8s.io/kubernetes@v$KUBERNETES_VERSION")/build/pause/linux/pause.c
+  gcc -Os -static -Wall -DVERSION="v$KUBERNETES_VERSION" -o "$1/pause" "$pause"
+}
+
+build_coredns() {
+  GOBIN=$1 go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@v$COREDNS_VERSION"
+}
+
+build_metrics_server() {
+  GOBIN=$1 go install -trimpath -ldflags "-s -w" "sigs.k8s.io/metrics-server/cmd/metrics-server@v$METRICS_SERVER_VERSION"
+}
+
+build_local_path_provisioner() {
+  GOBIN=$1 go install -trimpath -ldflags "-s -w" \
+    "github.com/rancher/local-path-provisioner@v$LOCAL_PATH_PROVISIONER_VERSION"
+}
+
+# This kernel lacks CONFIG_NFT_QUEUE but has nft_compat and the x_tables NFQUEUE target: the enforcer's
+# nft `queue` expressions become that target (revision 3: queue number, queues in all 1, flags), which
+# hands packets to the same netlink queue.
+build_network_policies() {
+  local src=$1/src
+  writable_copy "sigs.k8s.io/kube-network-policies@v$NETWORK_POLICIES_VERSION" "$src"
+  cat >"$src/pkg/networkpolicy/nfqueue_target.go" <<'GO'
+package networkpolicy
+
+import (
+	"encoding/binary"
+
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
+)
+
+// nfqueueTarget is the x_tables NFQUEUE target, revision 3 (struct xt_NFQ_info_v3, host byte order).
+func nfqueueTarget(queue uint16, bypass bool) *expr.Target {
+	info := make(xt.Unknown, 8)
+	binary.NativeEndian.PutUint16(info[0:], queue)
+	binary.NativeEndian.PutUint16(info[2:], 1)
+	if bypass {
+		binary.NativeEndian.PutUint16(info[4:], 1) // NFQ_FLAG_BYPASS
+	}
+	return &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &info}
+}
+GO
+  perl -0pi -e 's/queue := &expr\.Queue\{Num: uint16\(c\.config\.QueueID\)\}\n\s*if c\.config\.FailOpen \{\n\s*queue\.Flag = expr\.QueueFlagBypass\n\s*\}/queue := nfqueueTarget(uint16(c.config.QueueID), c.config.FailOpen)/g' \
+    "$src/pkg/networkpolicy/controller.go"
+  sed -i 's/&expr\.Queue{Num: uint16(n\.nfQueueID), Flag: expr\.QueueFlagBypass}/nfqueueTarget(uint16(n.nfQueueID), true)/' \
+    "$src/pkg/networkpolicy/dnsagent.go"
+  if grep -n 'expr\.Queue' "$src/pkg/networkpolicy/"*.go | grep -v _test.go; then
+    echo "an nft queue expression is left unpatched" >&2
+    return 1
+  fi
+  (cd "$src" && go build -trimpath -ldflags "-s -w" -o "$1/kube-network-policies" ./cmd)
+  rm -rf "$src"
 }
 
 build_etcd() {
@@ -231,6 +283,11 @@ COMPONENTS=(
   "kubernetes $KUBERNETES_VERSION kube-apiserver kube-controller-manager kube-scheduler kubectl"
   "kwok $KWOK_VERSION kwok kwokctl"
   "ferretdb $FERRETDB_VERSION ferretdb"
+  "node $KUBERNETES_VERSION kubelet kube-proxy pause"
+  "coredns $COREDNS_VERSION coredns"
+  "metrics_server $METRICS_SERVER_VERSION metrics-server"
+  "local_path_provisioner $LOCAL_PATH_PROVISIONER_VERSION local-path-provisioner"
+  "network_policies $NETWORK_POLICIES_VERSION kube-network-policies"
 )
 
 wanted=("$@")

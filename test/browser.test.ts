@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { waitFor } from './support/app';
-import { REPO, ServerProcess } from './support/server-process';
+import { ARTIFACTS, chromiumMissing, launchChromium } from './support/chromium';
+import { ServerProcess } from './support/server-process';
 import { dropMysqlDatabase, mysqlEnv } from './support/stores';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(REPO, 'test-results');
 const XSS = '<img src=x onerror=alert(1)>';
-const missing = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is not installed (apt-get install chromium); .ci/run installs it`;
-// In CI the browser test must run: a missing Chromium fails the file instead of skipping it.
-if (missing && process.env.CI === 'true') throw new Error(`${missing}; CI must run the browser test`);
+const missing = chromiumMissing();
 
 /** A page that records what a user would not see: dialogs, requests leaving the origin, CSP reports. */
 async function watchedPage(browser: Browser, origin: string, javaScriptEnabled = true) {
@@ -44,18 +38,7 @@ describe('the message board in Chromium', { skip: missing }, () => {
 
   before(async () => {
     server = await ServerProcess.start({ ...mysqlEnv(database), LOG_LEVEL: 'warn' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     await mkdir(ARTIFACTS, { recursive: true });
     await waitFor(async () => (await fetch(`${server.url}/ready`).catch(() => undefined))?.status === 200, 'readiness');
   });

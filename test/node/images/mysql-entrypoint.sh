@@ -1,0 +1,55 @@
+#!/bin/bash
+# The mysql stand-in's entrypoint: the official image's contract as far as the program relies on it.
+# MYSQL_ROOT_PASSWORD, MYSQL_DATABASE, MYSQL_USER and MYSQL_PASSWORD on the first boot of an empty
+# data directory; /docker-entrypoint-initdb.d run once; flags after the command passed to mysqld; as the
+# official image does, the first boot is recognised by the missing `mysql` schema folder, so a boot
+# interrupted after initialisation skips it next time.
+set -euo pipefail
+
+if [ "${1:0:1}" = '-' ]; then set -- mysqld "$@"; fi
+[ "$1" = mysqld ] || exec "$@"
+
+datadir=/var/lib/mysql
+socket=/var/run/mysqld/mysqld.sock
+note() { printf '%s [Note] [Entrypoint]: %s\n' "$(date -u +%FT%TZ)" "$*"; }
+
+if [ ! -d "$datadir/mysql" ]; then
+  : "${MYSQL_ROOT_PASSWORD:?the database is uninitialized and MYSQL_ROOT_PASSWORD is not set}"
+  note "initializing the database files"
+  "$@" --initialize-insecure --datadir="$datadir"
+  note "starting a temporary server on the socket only"
+  "$@" --datadir="$datadir" --skip-networking --socket="$socket" &
+  temporary=$!
+  for _ in $(seq 60); do
+    mysql --protocol=socket --socket="$socket" -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
+    sleep 1
+  done
+  sql() { mysql --protocol=socket --socket="$socket" -uroot --password="$MYSQL_ROOT_PASSWORD" "$@"; }
+  # The official entrypoint writes the values into SQL as they are.
+  mysql --protocol=socket --socket="$socket" -uroot <<SQL
+CREATE USER 'root'@'%' IDENTIFIED BY '$MYSQL_ROOT_PASSWORD';
+GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;
+ALTER USER 'root'@'localhost' IDENTIFIED BY '$MYSQL_ROOT_PASSWORD';
+SQL
+  if [ -n "${MYSQL_DATABASE:-}" ]; then
+    note "creating database $MYSQL_DATABASE"
+    sql -e "CREATE DATABASE IF NOT EXISTS \`$MYSQL_DATABASE\`"
+  fi
+  if [ -n "${MYSQL_USER:-}" ] && [ -n "${MYSQL_PASSWORD:-}" ]; then
+    note "creating user $MYSQL_USER"
+    sql -e "CREATE USER '$MYSQL_USER'@'%' IDENTIFIED BY '$MYSQL_PASSWORD'"
+    [ -z "${MYSQL_DATABASE:-}" ] || sql -e "GRANT ALL ON \`$MYSQL_DATABASE\`.* TO '$MYSQL_USER'@'%'"
+  fi
+  for file in /docker-entrypoint-initdb.d/*; do
+    case "$file" in
+      *.sh) note "running $file"; . "$file" ;;
+      *.sql) note "running $file"; sql ${MYSQL_DATABASE:+"$MYSQL_DATABASE"} <"$file" ;;
+      *.sql.gz) note "running $file"; gunzip -c "$file" | sql ${MYSQL_DATABASE:+"$MYSQL_DATABASE"} ;;
+    esac
+  done
+  sql -e 'SHUTDOWN'
+  wait "$temporary"
+  note "init process done; ready for start up"
+fi
+
+exec "$@" --datadir="$datadir"
