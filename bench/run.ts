@@ -85,6 +85,7 @@ async function waitFor(url: string, status: number): Promise<void> {
 }
 
 function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
@@ -162,44 +163,49 @@ async function main(): Promise<void> {
   }
 
   const children = SIDES.map((side) => start(side.args, side.port, side.env).child);
-  for (const side of SIDES) await waitFor(`http://127.0.0.1:${side.port}${side.ready}`, 200);
-
   const lines: string[] = [];
   const verdicts: boolean[] = [];
-  for (const [name, method] of [
-    ['GET /messages (50 rows)', 'GET'],
-    ['POST /messages', 'POST'],
-  ] as const) {
-    const rounds: Record<Side['name'], Load[]> = { service: [], baseline: [], unlogged: [] };
-    if (method === 'GET') await resetTable(50);
-    for (const side of SIDES) await load(`http://127.0.0.1:${side.port}/messages`, method, WARMUP_S);
-    for (let round = 0; round < ROUNDS; round++) {
-      // Each round starts with another side, so none always runs first or last.
-      for (const side of [...SIDES.slice(round % SIDES.length), ...SIDES.slice(0, round % SIDES.length)]) {
-        if (method === 'GET') await resetTable(50);
-        rounds[side.name].push(await load(`http://127.0.0.1:${side.port}/messages`, method, DURATION_S));
+  let peak = 0;
+  let baselinePeak = 0;
+  // A run that fails part-way still stops its servers, so the next run finds their ports free.
+  try {
+    for (const side of SIDES) await waitFor(`http://127.0.0.1:${side.port}${side.ready}`, 200);
+    for (const [name, method] of [
+      ['GET /messages (50 rows)', 'GET'],
+      ['POST /messages', 'POST'],
+    ] as const) {
+      const rounds: Record<Side['name'], Load[]> = { service: [], baseline: [], unlogged: [] };
+      if (method === 'GET') await resetTable(50);
+      for (const side of SIDES) await load(`http://127.0.0.1:${side.port}/messages`, method, WARMUP_S);
+      for (let round = 0; round < ROUNDS; round++) {
+        // Each round starts with another side, so none always runs first or last.
+        for (const side of [...SIDES.slice(round % SIDES.length), ...SIDES.slice(0, round % SIDES.length)]) {
+          if (method === 'GET') await resetTable(50);
+          rounds[side.name].push(await load(`http://127.0.0.1:${side.port}/messages`, method, DURATION_S));
+        }
       }
+      const s = summary(rounds.service);
+      const b = summary(rounds.baseline);
+      const u = summary(rounds.unlogged);
+      const ratio = s.rate / b.rate;
+      const roundRatios = rounds.service.map(
+        (l, i) => l.requestsPerSecond / (rounds.baseline[i] as Load).requestsPerSecond,
+      );
+      const met = ratio >= TARGETS.ratio && s.errors === 0;
+      verdicts.push(met);
+      lines.push(
+        `\n${name}`,
+        row('service ', s),
+        row('baseline', b),
+        `  ratio ${fixed(ratio, 3)} (rounds ${fixed(Math.min(...roundRatios), 2)}-${fixed(Math.max(...roundRatios), 2)}), target >= ${TARGETS.ratio} with no errors: ${verdict(met)}`,
+        row('unlogged', u),
+        `  not a target: the service without its request log line (LOG_LEVEL=warn) at ${fixed(u.rate / b.rate, 3)} of the baseline`,
+      );
     }
-    const s = summary(rounds.service);
-    const b = summary(rounds.baseline);
-    const u = summary(rounds.unlogged);
-    const ratio = s.rate / b.rate;
-    const roundRatios = rounds.service.map(
-      (l, i) => l.requestsPerSecond / (rounds.baseline[i] as Load).requestsPerSecond,
-    );
-    const met = ratio >= TARGETS.ratio && s.errors === 0;
-    verdicts.push(met);
-    lines.push(
-      `\n${name}`,
-      row('service ', s),
-      row('baseline', b),
-      `  ratio ${fixed(ratio, 3)} (rounds ${fixed(Math.min(...roundRatios), 2)}-${fixed(Math.max(...roundRatios), 2)}), target >= ${TARGETS.ratio} with no errors: ${verdict(met)}`,
-      row('unlogged', u),
-      `  not a target: the service without its request log line (LOG_LEVEL=warn) at ${fixed(u.rate / b.rate, 3)} of the baseline`,
-    );
+    [peak, baselinePeak] = children.map((child) => peakRssMiB(child.pid as number)) as [number, number];
+  } finally {
+    await Promise.all(children.map(stop));
   }
-  const [peak, baselinePeak] = children.map((child) => peakRssMiB(child.pid as number)) as [number, number];
-  await Promise.all(children.map(stop));
 
   const ready = median(startsMs);
   verdicts.push(peak < TARGETS.peakRssMiB, ready < TARGETS.startToReadyMs);

@@ -31,7 +31,8 @@ export async function wrk(
     ...(options.script ? ['-s', options.script] : []),
   ];
   const { stdout } = await promisify(execFile)('wrk', [...args, url]);
-  const percentile = (p: number) => milliseconds(new RegExp(`^\\s+${p}%\\s+(\\S+)$`, 'm').exec(stdout)?.[1] ?? '');
+  // wrk pads its figures: a p99 of a second or more reads "99%    1.18s ".
+  const percentile = (p: number) => milliseconds(new RegExp(`^\\s+${p}%\\s+(\\S+)\\s*$`, 'm').exec(stdout)?.[1] ?? '');
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout) ?? [];
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
   const result = {
