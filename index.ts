@@ -22,6 +22,7 @@ const localCluster = oneOf<LocalClusterKind>('localCluster', config.require('loc
 ]);
 const minReplicas = between('webMinReplicas', config.requireNumber('webMinReplicas'), 1, 100);
 const prebuiltImage = config.get('webImage') ? imageReference('webImage', config.require('webImage')) : undefined;
+const dbImage = config.get('dbImage') ? imageReference('dbImage', config.require('dbImage')) : undefined;
 // eks nodes (t3, m5) are x86; a local cluster's nodes run on this machine's architecture.
 const imagePlatform = oneOf(
   'imagePlatform',
@@ -112,6 +113,7 @@ const webImage: Pick<WebImage, 'ref' | 'ready'> = prebuiltImage
 
 const database = new Database('db', {
   engine,
+  image: dbImage,
   namespace: namespace.metadata.name,
   provider: cluster.provider,
   storageClassName: cluster.storageClassName,

@@ -10,6 +10,8 @@ export type DbEngine = 'mysql' | 'mongodb';
 export interface DatabaseArgs {
   /** mysql (MySQL 8.4 LTS) or mongodb (MongoDB 8.0). */
   readonly engine: DbEngine;
+  /** The image to run instead of the engine's official one (a mirror, ECR Public, an air-gapped registry). */
+  readonly image?: string;
   /** The namespace of the stack. */
   readonly namespace: pulumi.Input<string>;
   /** The cluster's Kubernetes provider. */
@@ -255,7 +257,7 @@ export class Database extends pulumi.ComponentResource {
               containers: [
                 {
                   name: args.engine,
-                  image: spec.image,
+                  image: args.image ?? spec.image,
                   imagePullPolicy: 'IfNotPresent',
                   args: spec.args,
                   env: spec.env(this.secretName),

@@ -379,20 +379,35 @@ describe('pulumi program: configuration', () => {
     });
   }
 
-  test('a malformed, untagged or :latest webImage fails with one line naming the key', async () => {
-    for (const [value, problem] of [
-      ['registry.example.com/Team/Web:1.0', /is not an image reference/],
-      ['web 1.0', /is not an image reference/],
-      ['registry.example.com/team/web', /has neither a tag nor a digest/],
-      ['registry.example.com/team/web:latest', /is :latest, which is not pinned/],
-    ] as const) {
-      const run = await runProgram('dev', { webImage: value });
-      assert.equal(run.errors.length, 1, `${value} was accepted`);
-      assert.match(run.errors[0] as string, /^config two-tier:webImage /);
-      assert.match(run.errors[0] as string, problem);
-      assert.equal(run.resources.length, 0, 'resources were registered before the config was checked');
-    }
-  });
+  for (const key of ['webImage', 'dbImage']) {
+    test(`a malformed, untagged or :latest ${key} fails with one line naming the key`, async () => {
+      for (const [value, problem] of [
+        ['registry.example.com/Team/Web:1.0', /is not an image reference/],
+        ['web 1.0', /is not an image reference/],
+        ['registry.example.com/team/web', /has neither a tag nor a digest/],
+        ['registry.example.com/team/web:latest', /is :latest, which is not pinned/],
+      ] as const) {
+        const run = await runProgram('dev', { [key]: value });
+        assert.equal(run.errors.length, 1, `${value} was accepted`);
+        assert.match(run.errors[0] as string, new RegExp(`^config two-tier:${key} `));
+        assert.match(run.errors[0] as string, problem);
+        assert.equal(run.resources.length, 0, 'resources were registered before the config was checked');
+      }
+    });
+  }
+
+  for (const [stack, engine] of [
+    ['dev', 'mysql'],
+    ['eks', 'mongodb'],
+  ] as const) {
+    test(`${stack}, ${engine}: dbImage is the database container's image, and only the database's`, async () => {
+      const reference = `mirror.example.com/library/${engine}:1.2.3@sha256:${'ef'.repeat(32)}`;
+      const run = await runProgram(stack, { dbEngine: engine, dbImage: reference });
+      assert.deepEqual(run.errors, []);
+      assert.equal(containers(one(run, 'kubernetes:apps/v1:StatefulSet'))[0]?.image, reference);
+      assert.notEqual(containers(one(run, 'kubernetes:apps/v1:Deployment'))[0]?.image, reference);
+    });
+  }
 
   test('a new dbPassword changes the web pod template (the pods roll), and the template never holds it', async () => {
     const withPassword = (dbPassword: string) =>
