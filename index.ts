@@ -3,7 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { checkCapacity, parseRequests } from './infra/capacity';
 import type { ClusterTarget } from './infra/cluster';
 import { type EksSupportType, monthlyCost } from './infra/cost';
-import { DATABASE_RESOURCES, Database, type DbEngine } from './infra/database';
+import { DATABASE_RESOURCES, Database, type DbEngine, OFFICIAL_IMAGES } from './infra/database';
 import { EksCluster } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
@@ -113,7 +113,7 @@ const webImage: Pick<WebImage, 'ref' | 'ready'> = prebuiltImage
 
 const database = new Database('db', {
   engine,
-  image: dbImage,
+  image: dbImage ?? OFFICIAL_IMAGES[engine][target === 'eks' ? 'ecrPublic' : 'dockerHub'],
   namespace: namespace.metadata.name,
   provider: cluster.provider,
   storageClassName: cluster.storageClassName,

@@ -3,6 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
+import { ENGINES } from '../infra/database';
+import { FIRST_BOOT_DONE_SCRIPT, FIRST_BOOT_STATE, firstBootDone, firstBootGuard } from '../infra/first-boot';
 import { type Container, containers, kubernetesObjects, schemaError, workloadOf, workloads } from './support/manifests';
 import { ofType, one, type ProgramRun, runProgram } from './support/program';
 import { GENERATED_PASSWORD_PREFIX, LOAD_BALANCER_HOSTNAME, MOCK_DIGEST } from './support/program-mocks';
@@ -62,7 +64,7 @@ for (const { stack, engine } of RUNS) {
       assert.equal(namespace.inputs.metadata.name, `two-tier-${stack}`);
       assert.equal(namespace.inputs.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
       for (const object of kubernetesObjects(run)) {
-        if (['Namespace', 'StorageClass', 'PersistentVolume'].includes(object.inputs.kind)) continue;
+        if (['Namespace', 'StorageClass', 'PersistentVolume', 'PriorityClass'].includes(object.inputs.kind)) continue;
         assert.equal(object.inputs.metadata.namespace, `two-tier-${stack}`, `${object.name} is outside the namespace`);
       }
       for (const object of kubernetesObjects(run)) {
@@ -160,19 +162,91 @@ for (const { stack, engine } of RUNS) {
       assert.equal(web.ports[0].containerPort, 5000);
     });
 
-    test('the database is probed by logging in with the application credentials, not by HTTP or TCP alone', () => {
+    test('no database probe logs in: a password changed in the database first cannot take the database down', () => {
       const db = containers(one(run, 'kubernetes:apps/v1:StatefulSet'))[0] as Container;
       for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
-        assert.equal(db[probe].httpGet, undefined);
-        assert.equal(db[probe].tcpSocket, undefined);
-        const script = db[probe].exec.command.join(' ');
-        assert.match(
-          script,
-          engine === 'mysql' ? /mysql .*-u "\$MYSQL_USER"/ : /mongosh .*-u "\$APP_USER" -p "\$APP_PASSWORD"/,
+        assert.ok(db[probe], `the database has no ${probe}`);
+        const handler = JSON.stringify(db[probe]);
+        assert.doesNotMatch(
+          handler,
+          /PASSWORD|PWD|--password|-p\b|mongosh|\$MYSQL_USER|\$APP_USER/,
+          `${probe}: ${handler}`,
         );
       }
       assert.ok(db.startupProbe.periodSeconds * db.startupProbe.failureThreshold >= 300, 'first boot needs room');
-      assert.match(db.image, engine === 'mysql' ? /^mysql:8\.4\.\d+$/ : /^mongo:8\.0\.\d+$/);
+      assert.ok(
+        db.livenessProbe.periodSeconds * db.livenessProbe.failureThreshold >=
+          2 * db.readinessProbe.periodSeconds * db.readinessProbe.failureThreshold,
+        'liveness restarts the server only long after readiness took it out of the Service',
+      );
+    });
+
+    if (engine === 'mysql') {
+      test('mysql: every probe is `mysqladmin ping` over TCP as a user that does not exist', () => {
+        const db = containers(one(run, 'kubernetes:apps/v1:StatefulSet'))[0] as Container;
+        for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+          assert.deepEqual(db[probe].exec.command, ENGINES.mysql.probe(3306).exec?.command, probe);
+        }
+        assert.deepEqual(ENGINES.mysql.probe(3306).exec?.command.slice(-1), ['ping']);
+      });
+
+      test('mysql: binary logs are off (nothing replicates; 30 days of them would fill the volume)', () => {
+        const db = containers(one(run, 'kubernetes:apps/v1:StatefulSet'))[0] as Container;
+        assert.ok(db.args.includes('--skip-log-bin'), `args: ${db.args.join(' ')}`);
+      });
+    } else {
+      test('mongodb: the probes start no process in the container: the kubelet opens a TCP connection', () => {
+        const db = containers(one(run, 'kubernetes:apps/v1:StatefulSet'))[0] as Container;
+        for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+          assert.equal(db[probe].exec, undefined, `${probe} runs a command`);
+          assert.deepEqual(db[probe].tcpSocket, { port: 27017 }, probe);
+        }
+      });
+    }
+
+    test('a corrected `up` replaces a broken database pod: the StatefulSet rolls pods that are not Ready', () => {
+      assert.equal(one(run, 'kubernetes:apps/v1:StatefulSet').inputs.spec.podManagementPolicy, 'Parallel');
+    });
+
+    test('the database image is the official one pinned: by digest from Docker Hub, or ECR Public on eks', () => {
+      const db = containers(one(run, 'kubernetes:apps/v1:StatefulSet'))[0] as Container;
+      const name = engine === 'mysql' ? 'mysql:8\\.4' : 'mongo:8\\.0';
+      assert.match(
+        db.image,
+        stack === 'eks'
+          ? new RegExp(`^public\\.ecr\\.aws/docker/library/${name}\\.\\d+$`)
+          : new RegExp(`^${name}\\.\\d+@sha256:[0-9a-f]{64}$`),
+      );
+    });
+
+    test('an interrupted first boot is started again: a guard runs before the entrypoint, a last init script marks it done', () => {
+      const statefulSet = one(run, 'kubernetes:apps/v1:StatefulSet');
+      const db = containers(statefulSet)[0] as Container;
+      const spec = ENGINES[engine];
+      assert.deepEqual(db.command, ['bash', '-c', firstBootGuard(spec.dataPath), 'first-boot-guard']);
+      assert.deepEqual(db.args, ['docker-entrypoint.sh', ...spec.args]);
+      const mounts = Object.fromEntries(db.volumeMounts.map((m: Container) => [m.mountPath, m]));
+      assert.deepEqual(mounts[spec.dataPath], { name: 'data', mountPath: spec.dataPath, subPath: 'data' });
+      assert.deepEqual(mounts[FIRST_BOOT_STATE], { name: 'data', mountPath: FIRST_BOOT_STATE, subPath: 'two-tier' });
+      const initVolume = statefulSet.inputs.spec.template.spec.volumes.find((v: Container) => v.name === 'init');
+      const init = one(run, 'kubernetes:core/v1:ConfigMap');
+      assert.equal(initVolume?.configMap.name, init.inputs.metadata.name);
+      assert.equal(mounts['/docker-entrypoint-initdb.d']?.name, 'init');
+      const scripts = Object.keys(init.inputs.data).sort();
+      assert.equal(scripts.at(-1), FIRST_BOOT_DONE_SCRIPT, `the done marker must run last of ${scripts.join(', ')}`);
+      assert.equal(init.inputs.data[FIRST_BOOT_DONE_SCRIPT], firstBootDone());
+    });
+
+    test('the database pod has a PriorityClass above the web tier: it is placed first on the node of its zone', () => {
+      const statefulSet = one(run, 'kubernetes:apps/v1:StatefulSet');
+      const priority = one(run, 'kubernetes:scheduling.k8s.io/v1:PriorityClass');
+      assert.equal(statefulSet.inputs.spec.template.spec.priorityClassName, priority.inputs.metadata.name);
+      assert.equal(priority.inputs.metadata.name, `two-tier-${stack}-database`);
+      const webClass = one(run, 'kubernetes:apps/v1:Deployment').inputs.spec.template.spec.priorityClassName;
+      assert.equal(webClass, undefined, 'the web tier keeps the default priority, 0');
+      assert.ok(priority.inputs.value > 0);
+      assert.equal(priority.inputs.globalDefault, false);
+      assert.equal(priority.inputs.preemptionPolicy, 'PreemptLowerPriority');
     });
 
     test('the StatefulSet names its headless Service and mounts a claim of the configured size', () => {
