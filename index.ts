@@ -7,7 +7,7 @@ import { DATABASE_RESOURCES, Database, type DbEngine, OFFICIAL_IMAGES } from './
 import { EksCluster } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
-import { between, iamPrincipals, imageReference, oneOf } from './infra/settings';
+import { between, databasePassword, iamPrincipals, imageReference, oneOf } from './infra/settings';
 import { type Exposure, WEB_RESOURCES, WebTier } from './infra/web-tier';
 
 const config = new pulumi.Config();
@@ -30,6 +30,11 @@ const imagePlatform = oneOf(
     (target === 'eks' ? 'linux/amd64' : `linux/${process.arch === 'arm64' ? 'arm64' : 'amd64'}`),
   ['linux/amd64', 'linux/arm64'],
 );
+// Read in plain once, to check before anything is created; only their secret wrapping goes further.
+const [dbPassword, dbRootPassword] = (['dbPassword', 'dbRootPassword'] as const).map((key) => {
+  const value = databasePassword(key, config.get(key));
+  return value === undefined ? undefined : pulumi.secret(value);
+});
 const maxReplicas = between('webMaxReplicas', config.requireNumber('webMaxReplicas'), minReplicas, 100);
 const settings = {
   namespace: config.get('namespace') || `two-tier-${stack}`,
@@ -120,8 +125,8 @@ const database = new Database('db', {
   volumeSizeGi: settings.dbVolumeSizeGi,
   protectData: settings.protectData,
   dataVolume: cluster.dataVolume?.bind(cluster),
-  password: config.getSecret('dbPassword'),
-  rootPassword: config.getSecret('dbRootPassword'),
+  password: dbPassword,
+  rootPassword: dbRootPassword,
   dependsOn: cluster.addons,
 });
 

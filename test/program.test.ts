@@ -437,6 +437,34 @@ describe('pulumi program: configuration', () => {
     assert.ok(!JSON.stringify(run.outputs).includes('brought-my-own'));
   });
 
+  test('a dbPassword or dbRootPassword the images would put into SQL unquoted fails the preview, never showing it', async () => {
+    for (const [key, value] of [
+      ['dbPassword', "it's-mine-1"],
+      ['dbPassword', 'back\\slash-2'],
+      ['dbRootPassword', 'say "hello" 3'],
+      ['dbRootPassword', ''],
+    ] as const) {
+      const run = await runProgram('dev', { [key]: value }, [key]);
+      assert.equal(run.errors.length, 1, `${JSON.stringify(value)} was accepted for ${key}`);
+      const [message] = run.errors as [string];
+      assert.match(
+        message,
+        new RegExp(`^config two-tier:${key} must be one or more letters, digits and these symbols:`),
+      );
+      assert.match(message, /no spaces, quotes or backslashes/);
+      assert.match(message, new RegExp(`pulumi config set --secret ${key} `));
+      if (value) assert.ok(!message.includes(value), 'the error shows the password');
+      assert.equal(run.resources.length, 0, 'resources were registered before the passwords were checked');
+    }
+    const symbols = 'Aa1!#$%&()*+,-./:;<=>?@[]^_`{|}~';
+    const accepted = await runProgram('dev', { dbPassword: symbols, dbRootPassword: 'x'.repeat(200) }, [
+      'dbPassword',
+      'dbRootPassword',
+    ]);
+    assert.deepEqual(accepted.errors, []);
+    assert.equal(one(accepted, 'kubernetes:core/v1:Secret').inputs.stringData.password, symbols);
+  });
+
   for (const stack of ['dev', 'eks'] as const) {
     test(`${stack}: webImage deploys that reference and builds, pushes and loads nothing`, async () => {
       const reference = `registry.example.com/team/web:1.4.2@sha256:${'cd'.repeat(32)}`;
