@@ -4,7 +4,7 @@ import { checkCapacity, parseRequests } from './infra/capacity';
 import type { ClusterTarget } from './infra/cluster';
 import { type EksSupportType, monthlyCost } from './infra/cost';
 import { DATABASE_RESOURCES, Database, type DbEngine, OFFICIAL_IMAGES } from './infra/database';
-import { EksCluster } from './infra/eks-cluster';
+import { EksCluster, ZONE_COUNT } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
 import { between, databasePassword, iamPrincipals, imageReference, oneOf } from './infra/settings';
@@ -76,6 +76,7 @@ const cluster: ClusterTarget & { kubeconfig?: pulumi.Output<string> } = eks
       clusterName: `two-tier-${stack}`,
       kubernetesVersion: config.require('kubernetesVersion'),
       controlPlaneLogs: config.requireBoolean('controlPlaneLogs'),
+      awsProfile: new pulumi.Config('aws').get('profile'),
     })
   : new LocalCluster('cluster', { kind: localCluster, context: config.get('kubeContext') ?? '' });
 
@@ -153,4 +154,6 @@ export const clusterName = cluster.clusterName;
 export const image = webImage.ref;
 export const dbEngine = engine;
 /** What the eks stack costs a month while it runs (USD, ap-south-1 list prices); a local cluster costs nothing here. */
-export const estimatedMonthlyCostUsd = eks ? monthlyCost({ ...eks, dbVolumeSizeGi: settings.dbVolumeSizeGi }).total : 0;
+export const estimatedMonthlyCostUsd = eks
+  ? monthlyCost({ ...eks, dbVolumeSizeGi: settings.dbVolumeSizeGi, zones: ZONE_COUNT }).total
+  : 0;
