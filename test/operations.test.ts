@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -228,6 +228,17 @@ describe('destroy leaves nothing billable: the dependency order under mocks', ()
       ['kubernetes:core/v1:Namespace', 'kubernetes:core/v1:PersistentVolumeClaim'],
     );
     assert.ok(local.resources.every((r) => !r.protect));
+  });
+
+  test("README: destroy's DependencyViolation is put down to the VPC CNI's leftover interfaces, with how to find them", async () => {
+    // The load balancer's Service is deleted before the add-ons, the nodes and the cluster (test above), so its
+    // interfaces are long gone when destroy reaches the subnets.
+    const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+    const destroy = readme.slice(readme.indexOf('\n## Destroy'), readme.indexOf('\n## Capacity and cost'));
+    assert.doesNotMatch(destroy, /not yet\s+released the load balancer's network interfaces/);
+    assert.match(destroy, /VPC CNI/);
+    assert.match(destroy, /Name=description,Values='aws-K8S-\*'/);
+    assert.match(destroy, /aws ec2 delete-network-interface/);
   });
 
   test("the ECR repository goes with its images, and the control-plane log group is the stack's own", () => {
