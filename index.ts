@@ -3,11 +3,11 @@ import * as pulumi from '@pulumi/pulumi';
 import { checkCapacity, parseRequests } from './infra/capacity';
 import type { ClusterTarget } from './infra/cluster';
 import { type EksSupportType, monthlyCost } from './infra/cost';
-import { DATABASE_RESOURCES, Database, type DbEngine } from './infra/database';
-import { EksCluster } from './infra/eks-cluster';
+import { DATABASE_RESOURCES, Database, type DbEngine, OFFICIAL_IMAGES } from './infra/database';
+import { EksCluster, ZONE_COUNT } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
-import { between, iamPrincipals, imageReference, oneOf } from './infra/settings';
+import { between, databasePassword, iamPrincipals, imageReference, oneOf } from './infra/settings';
 import { type Exposure, WEB_RESOURCES, WebTier } from './infra/web-tier';
 
 const config = new pulumi.Config();
@@ -22,6 +22,7 @@ const localCluster = oneOf<LocalClusterKind>('localCluster', config.require('loc
 ]);
 const minReplicas = between('webMinReplicas', config.requireNumber('webMinReplicas'), 1, 100);
 const prebuiltImage = config.get('webImage') ? imageReference('webImage', config.require('webImage')) : undefined;
+const dbImage = config.get('dbImage') ? imageReference('dbImage', config.require('dbImage')) : undefined;
 // eks nodes (t3, m5) are x86; a local cluster's nodes run on this machine's architecture.
 const imagePlatform = oneOf(
   'imagePlatform',
@@ -29,6 +30,11 @@ const imagePlatform = oneOf(
     (target === 'eks' ? 'linux/amd64' : `linux/${process.arch === 'arm64' ? 'arm64' : 'amd64'}`),
   ['linux/amd64', 'linux/arm64'],
 );
+// Read in plain once, to check before anything is created; only their secret wrapping goes further.
+const [dbPassword, dbRootPassword] = (['dbPassword', 'dbRootPassword'] as const).map((key) => {
+  const value = databasePassword(key, config.get(key));
+  return value === undefined ? undefined : pulumi.secret(value);
+});
 const maxReplicas = between('webMaxReplicas', config.requireNumber('webMaxReplicas'), minReplicas, 100);
 const settings = {
   namespace: config.get('namespace') || `two-tier-${stack}`,
@@ -70,6 +76,7 @@ const cluster: ClusterTarget & { kubeconfig?: pulumi.Output<string> } = eks
       clusterName: `two-tier-${stack}`,
       kubernetesVersion: config.require('kubernetesVersion'),
       controlPlaneLogs: config.requireBoolean('controlPlaneLogs'),
+      awsProfile: new pulumi.Config('aws').get('profile'),
     })
   : new LocalCluster('cluster', { kind: localCluster, context: config.get('kubeContext') ?? '' });
 
@@ -112,14 +119,15 @@ const webImage: Pick<WebImage, 'ref' | 'ready'> = prebuiltImage
 
 const database = new Database('db', {
   engine,
+  image: dbImage ?? OFFICIAL_IMAGES[engine][target === 'eks' ? 'ecrPublic' : 'dockerHub'],
   namespace: namespace.metadata.name,
   provider: cluster.provider,
   storageClassName: cluster.storageClassName,
   volumeSizeGi: settings.dbVolumeSizeGi,
   protectData: settings.protectData,
   dataVolume: cluster.dataVolume?.bind(cluster),
-  password: config.getSecret('dbPassword'),
-  rootPassword: config.getSecret('dbRootPassword'),
+  password: dbPassword,
+  rootPassword: dbRootPassword,
   dependsOn: cluster.addons,
 });
 
@@ -146,4 +154,6 @@ export const clusterName = cluster.clusterName;
 export const image = webImage.ref;
 export const dbEngine = engine;
 /** What the eks stack costs a month while it runs (USD, ap-south-1 list prices); a local cluster costs nothing here. */
-export const estimatedMonthlyCostUsd = eks ? monthlyCost({ ...eks, dbVolumeSizeGi: settings.dbVolumeSizeGi }).total : 0;
+export const estimatedMonthlyCostUsd = eks
+  ? monthlyCost({ ...eks, dbVolumeSizeGi: settings.dbVolumeSizeGi, zones: ZONE_COUNT }).total
+  : 0;

@@ -42,6 +42,7 @@ export function allocatable(type: InstanceType): Requests & { pods: number } {
 
 export interface CapacityInput {
   instanceType: string;
+  /** Nodes in all; the first is the data node group's one node, in the zone of the database's volume. */
   nodeCount: number;
   /** The web tier at its autoscaler's maximum; one more pod is added for the rolling update's surge. */
   webMaxReplicas: number;
@@ -60,12 +61,22 @@ export interface CapacityReport {
 const mib = (value: number) => (value >= 1024 ? `${(value / 1024).toFixed(2)} GiB` : `${Math.round(value)} MiB`);
 
 /**
- * Whether the workload can be scheduled: every pod is placed, largest first, on the nodes that are
- * left after the per-node daemon sets, alongside the cluster add-ons.
+ * Whether the workload can be scheduled, placed in the order the cluster places it: the add-ons first
+ * (they run before the workload, at a priority nothing here preempts), then the database on the one
+ * node in its volume's zone (its PriorityClass puts it ahead of any web pod there), then the web pods.
  */
 export function checkCapacity(input: CapacityInput): CapacityReport {
-  const { unplaced, needed, offered, podsPerNode } = schedule(input);
+  const { unplaced, needed, offered, podsPerNode, dataNodeLeft } = schedule(input);
   if (unplaced.length === 0) return { fits: true, message: '', needed, offered };
+
+  if (unplaced.some((pod) => pod.name === 'database')) {
+    const message =
+      `the database does not fit the node in its volume's zone (the data node group's one ${input.instanceType}): ` +
+      `it requests ${input.database.cpuMilli}m CPU and ${mib(input.database.memoryMiB)}; ` +
+      `that node has ${dataNodeLeft.cpuMilli}m and ${mib(dataNodeLeft.memoryMiB)} left beside the daemon sets and the add-on pods there. ` +
+      `Change one of: ${suggestions(input, false).join('; ')}.`;
+    return { fits: false, message, needed, offered };
+  }
 
   const short = [
     needed.cpuMilli > offered.cpuMilli ? `CPU by ${needed.cpuMilli - offered.cpuMilli}m` : '',
@@ -82,37 +93,46 @@ export function checkCapacity(input: CapacityInput): CapacityReport {
     `It requests ${needed.cpuMilli}m CPU, ${mib(needed.memoryMiB)} and ${needed.pods} pods (the web tier at ${input.webMaxReplicas} replicas plus one rolling-update pod, the database and the EKS system pods); ` +
     `the nodes offer ${offered.cpuMilli}m, ${mib(offered.memoryMiB)} and ${offered.pods} pods` +
     (short.length ? `: short of ${short.join(', ')}` : ' but not on any one node') +
-    `. Change one of: ${suggestions(input).join('; ')}.`;
+    `. Change one of: ${suggestions(input, true).join('; ')}.`;
   return { fits: false, message, needed, offered };
 }
+
+type Node = Requests & { pods: number };
 
 function schedule(input: CapacityInput) {
   const perNode = allocatable(instanceType(input.instanceType));
   const daemon = total(EKS_DAEMONSETS);
-  const nodes = Array.from({ length: input.nodeCount }, () => ({
+  const nodes: Node[] = Array.from({ length: input.nodeCount }, () => ({
     cpuMilli: perNode.cpuMilli - daemon.cpuMilli,
     memoryMiB: perNode.memoryMiB - daemon.memoryMiB,
     pods: perNode.pods - daemon.pods,
   }));
-  const groups: PodGroup[] = [
-    ...EKS_CLUSTER_PODS,
-    { name: 'web', count: input.webMaxReplicas + 1, ...input.web },
-    { name: 'database', count: 1, ...input.database },
-  ];
-  const pods = groups
-    .flatMap((group) => Array.from({ length: group.count }, () => group))
-    .sort((a, b) => b.memoryMiB - a.memoryMiB);
-  const unplaced = pods.filter((pod) => {
-    const node = nodes.find((n) => n.cpuMilli >= pod.cpuMilli && n.memoryMiB >= pod.memoryMiB && n.pods >= 1);
-    if (!node) return true;
+  const unplaced: PodGroup[] = [];
+  const place = (pod: PodGroup, candidates: Node[]) => {
+    const node = candidates.find((n) => n.cpuMilli >= pod.cpuMilli && n.memoryMiB >= pod.memoryMiB && n.pods >= 1);
+    if (!node) return unplaced.push(pod);
     node.cpuMilli -= pod.cpuMilli;
     node.memoryMiB -= pod.memoryMiB;
     node.pods -= 1;
-    return false;
-  });
-  const workload = total(groups);
+  };
+  // Each add-on's replicas prefer different nodes (anti-affinity): replica i tries node i first.
+  for (const group of EKS_CLUSTER_PODS) {
+    for (let replica = 0; replica < group.count; replica++) {
+      const first = replica % nodes.length;
+      place(group, [...nodes.slice(first), ...nodes.slice(0, first)]);
+    }
+  }
+  const dataNode = nodes[0] as Node;
+  const dataNodeLeft = { ...dataNode };
+  const database: PodGroup = { name: 'database', count: 1, ...input.database };
+  place(database, [dataNode]);
+  const web: PodGroup = { name: 'web', count: input.webMaxReplicas + 1, ...input.web };
+  for (let replica = 0; replica < web.count; replica++) place(web, nodes);
+
+  const workload = total([...EKS_CLUSTER_PODS, web, database]);
   return {
     unplaced,
+    dataNodeLeft,
     podsPerNode: perNode.pods,
     needed: {
       cpuMilli: workload.cpuMilli + daemon.cpuMilli * input.nodeCount,
@@ -138,11 +158,14 @@ function total(groups: PodGroup[]): Requests & { pods: number } {
   );
 }
 
-/** The smallest changes that make the workload fit, one setting at a time. */
-function suggestions(input: CapacityInput): string[] {
+/**
+ * The smallest changes that make the workload fit, one setting at a time; for the database's node, only
+ * a larger type helps (web pods give way to it, and more nodes add none in its zone).
+ */
+function suggestions(input: CapacityInput, wholeWorkload: boolean): string[] {
   const fits = (change: Partial<CapacityInput>) => schedule({ ...input, ...change }).unplaced.length === 0;
   const found: string[] = [];
-  for (let replicas = input.webMaxReplicas - 1; replicas >= 1; replicas--) {
+  for (let replicas = input.webMaxReplicas - 1; wholeWorkload && replicas >= 1; replicas--) {
     if (fits({ webMaxReplicas: replicas })) {
       found.push(`webMaxReplicas ${replicas} or fewer`);
       break;
@@ -155,13 +178,17 @@ function suggestions(input: CapacityInput): string[] {
     .sort(([, a], [, b]) => a.hourlyUsd - b.hourlyUsd)
     .find(([name]) => fits({ instanceType: name }));
   if (larger) found.push(`instanceType ${larger[0]}`);
-  for (let nodeCount = input.nodeCount + 1; nodeCount <= input.nodeCount + 20; nodeCount++) {
+  for (let nodeCount = input.nodeCount + 1; wholeWorkload && nodeCount <= input.nodeCount + 20; nodeCount++) {
     if (fits({ nodeCount })) {
       found.push(`nodeCount ${nodeCount}`);
       break;
     }
   }
-  found.push('smaller requests in infra/web-tier.ts or infra/database.ts');
+  found.push(
+    wholeWorkload
+      ? 'smaller requests in infra/web-tier.ts or infra/database.ts'
+      : 'smaller requests in infra/database.ts',
+  );
   return found;
 }
 

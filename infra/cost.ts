@@ -13,7 +13,8 @@ export const STANDARD_SUPPORT_ENDS: Record<string, string> = { '1.34': '2026-12-
  * Monthly prices in ap-south-1 (Mumbai), USD, from the AWS public price list as of 2026-11-01
  * (https://aws.amazon.com/eks/pricing/, /ec2/pricing/on-demand/, /ebs/pricing/, /elasticloadbalancing/pricing/,
  * /vpc/pricing/). Usage-based charges (data transfer, load balancer traffic, CloudWatch ingestion) are
- * not included.
+ * not included; nor are T3 surplus CPU credits, which the nodes never spend: their launch template sets
+ * standard credits (infra/eks-cluster.ts), so sustained CPU above the baseline is throttled, not billed.
  */
 export const PRICES = {
   date: '2026-11-01',
@@ -30,6 +31,8 @@ export interface CostInput {
   nodeCount: number;
   nodeVolumeSizeGi: number;
   dbVolumeSizeGi: number;
+  /** The zones the load balancer is enabled in: it holds a public IPv4 address in each. */
+  zones: number;
 }
 
 export interface CostBreakdown {
@@ -39,6 +42,7 @@ export interface CostBreakdown {
   nodePublicIps: number;
   databaseVolume: number;
   loadBalancer: number;
+  loadBalancerPublicIps: number;
   total: number;
 }
 
@@ -55,6 +59,7 @@ export function monthlyCost(input: CostInput): CostBreakdown {
     nodePublicIps: PRICES.publicIpv4Hourly * hours * input.nodeCount,
     databaseVolume: PRICES.gp3GibMonth * input.dbVolumeSizeGi,
     loadBalancer: PRICES.classicLoadBalancerHourly * hours,
+    loadBalancerPublicIps: PRICES.publicIpv4Hourly * hours * input.zones,
   };
   const rounded = Object.fromEntries(Object.entries(parts).map(([key, value]) => [key, cents(value)])) as Omit<
     CostBreakdown,

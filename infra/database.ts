@@ -3,6 +3,7 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { ClusterTarget } from './cluster';
+import { FIRST_BOOT_DONE_SCRIPT, FIRST_BOOT_STATE, firstBootDone, firstBootGuard } from './first-boot';
 import { allowIngress, fromSecret, restrictedContainer, restrictedPod, tierLabels } from './labels';
 
 export type DbEngine = 'mysql' | 'mongodb';
@@ -10,6 +11,8 @@ export type DbEngine = 'mysql' | 'mongodb';
 export interface DatabaseArgs {
   /** mysql (MySQL 8.4 LTS) or mongodb (MongoDB 8.0). */
   readonly engine: DbEngine;
+  /** The image to run: `OFFICIAL_IMAGES`, or a mirror, an air-gapped registry, a stand-in (`dbImage`). */
+  readonly image: string;
   /** The namespace of the stack. */
   readonly namespace: pulumi.Input<string>;
   /** The cluster's Kubernetes provider. */
@@ -33,43 +36,90 @@ export interface DatabaseArgs {
 export const APP_DATABASE = 'app';
 export const APP_USER = 'app';
 
-/** The engine's image, pinned to a patch release, and how it is run and checked. */
+/**
+ * The official images, pinned to a patch release: from Docker Hub by the digest docker-library/repo-info
+ * lists for the tag (mysql: repos/mysql/remote/8.4.11.md at 0f0c69aa; mongo: repos/mongo/remote/8.0.29.md
+ * at 127c27d3), and Amazon ECR Public's copy of the same tag (no Docker Hub pull limit on EKS nodes),
+ * by tag: no public source gives the copies' digests.
+ */
+export const OFFICIAL_IMAGES: Record<DbEngine, { dockerHub: string; ecrPublic: string }> = {
+  mysql: {
+    dockerHub: 'mysql:8.4.11@sha256:85b9bf2e29cf836ecb8c2a15a935d4ba0c606631dff1dd79531a11983c638f2a',
+    ecrPublic: 'public.ecr.aws/docker/library/mysql:8.4.11',
+  },
+  mongodb: {
+    dockerHub: 'mongo:8.0.29@sha256:29c9d10d63d35eab99e0fa272eebefc551b991f5216bf2a572b1d3f36adc9568',
+    ecrPublic: 'public.ecr.aws/docker/library/mongo:8.0.29',
+  },
+};
+
+/** How each engine's image is run and checked. */
 interface EngineSpec {
-  image: string;
   port: number;
   dataPath: string;
   uid: number;
   args: string[];
   env: (secretName: pulumi.Input<string>) => k8s.types.input.core.v1.EnvVar[];
-  /** Fails when the server is down and when the application's credentials are refused. */
-  check: string;
+  /** Whether the server answers, asked without any credential: a password change can never fail it. */
+  probe: (port: number) => { exec?: { command: string[] }; tcpSocket?: { port: number } };
   /** Writable paths besides the data volume (the root filesystem is read-only). */
   scratch: string[];
+  /** Init scripts of the engine's own, run once on the first boot of an empty volume. */
+  initScripts: Record<string, string>;
 }
 
 /** Requests and limits of either engine: room for a small buffer pool or cache beside the web tier on a t3.small. */
 export const DATABASE_RESOURCES = { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '768Mi' } };
 
+/** MongoDB's first boot creates only the administrator; this script, run once, adds the application's user. */
+const MONGO_INIT_SCRIPT = `// Runs once, on the first boot of an empty volume.
+const database = process.env.MONGO_INITDB_DATABASE;
+db.getSiblingDB(database).createUser({
+  user: process.env.APP_USER,
+  pwd: process.env.APP_PASSWORD,
+  roles: [{ role: 'readWrite', db: database }],
+});
+`;
+
+/** The database pod's scheduling priority; the web pods keep the default, 0. */
+const DATABASE_PRIORITY = 1000;
+
+/** A login no database has: `mysqladmin ping` exits 0 when the server answers, even to refuse it. */
+const PROBE_USER = 'two-tier-probe';
+
 export const ENGINES: Record<DbEngine, EngineSpec> = {
   mysql: {
-    image: 'mysql:8.4.11',
     port: 3306,
     dataPath: '/var/lib/mysql',
     uid: 999,
     // The performance schema alone takes a few hundred MiB, too much beside the web tier on a t3.small.
-    args: ['--performance-schema=OFF', '--skip-name-resolve'],
+    // Nothing replicates from it, and 8.4 keeps binary logs 30 days: a write load would fill the volume.
+    args: ['--performance-schema=OFF', '--skip-name-resolve', '--skip-log-bin'],
     env: (secret) => [
       { name: 'MYSQL_ROOT_PASSWORD', valueFrom: fromSecret(secret, 'root-password') },
       { name: 'MYSQL_DATABASE', value: APP_DATABASE },
       { name: 'MYSQL_USER', value: APP_USER },
       { name: 'MYSQL_PASSWORD', valueFrom: fromSecret(secret, 'password') },
     ],
-    check:
-      'MYSQL_PWD="$MYSQL_PASSWORD" mysql --protocol=tcp -h 127.0.0.1 -u "$MYSQL_USER" -e "SELECT 1" "$MYSQL_DATABASE"',
+    // Over TCP: the entrypoint's first-boot server listens on its socket only, so first boot is not "up".
+    probe: (port) => ({
+      exec: {
+        command: [
+          'mysqladmin',
+          '--no-defaults',
+          '--protocol=tcp',
+          '--host=127.0.0.1',
+          `--port=${port}`,
+          '--connect-timeout=5',
+          `--user=${PROBE_USER}`,
+          'ping',
+        ],
+      },
+    }),
     scratch: ['/var/run/mysqld', '/tmp'],
+    initScripts: {},
   },
   mongodb: {
-    image: 'mongo:8.0.17',
     port: 27017,
     dataPath: '/data/db',
     uid: 999,
@@ -81,21 +131,13 @@ export const ENGINES: Record<DbEngine, EngineSpec> = {
       { name: 'APP_USER', value: APP_USER },
       { name: 'APP_PASSWORD', valueFrom: fromSecret(secret, 'password') },
     ],
-    check:
-      'mongosh --quiet --norc "mongodb://127.0.0.1:27017/$MONGO_INITDB_DATABASE" -u "$APP_USER" -p "$APP_PASSWORD" --eval "db.runCommand({ ping: 1 }).ok" | grep -qx 1',
+    // The kubelet connects to the pod's address: nothing starts in the container (mongosh took 0.8 s of CPU
+    // and 128 MiB a time), and the entrypoint's first-boot server listens on 127.0.0.1 only.
+    probe: (port) => ({ tcpSocket: { port } }),
     scratch: ['/data/configdb', '/tmp'],
+    initScripts: { 'create-app-user.js': MONGO_INIT_SCRIPT },
   },
 };
-
-/** MongoDB's first boot creates only the administrator; this script, run once, adds the application's user. */
-const MONGO_INIT_SCRIPT = `// Runs once, on the first boot of an empty volume.
-const database = process.env.MONGO_INITDB_DATABASE;
-db.getSiblingDB(database).createUser({
-  user: process.env.APP_USER,
-  pwd: process.env.APP_PASSWORD,
-  roles: [{ role: 'readWrite', db: database }],
-});
-`;
 
 /**
  * The database tier: one StatefulSet pod on a persistent volume, reachable only inside the cluster,
@@ -157,14 +199,24 @@ export class Database extends pulumi.ComponentResource {
     );
     this.secretName = secret.metadata.name;
 
-    const initScript =
-      args.engine === 'mongodb'
-        ? new k8s.core.v1.ConfigMap(
-            `${name}-init`,
-            { metadata: metadata('init'), data: { 'create-app-user.js': MONGO_INIT_SCRIPT } },
-            k8sOpts,
-          )
-        : undefined;
+    const initScripts = new k8s.core.v1.ConfigMap(
+      `${name}-init`,
+      { metadata: metadata('init'), data: { ...spec.initScripts, [FIRST_BOOT_DONE_SCRIPT]: firstBootDone() } },
+      k8sOpts,
+    );
+
+    // Cluster-wide, so named after the namespace: above the web tier's 0, it may take a web pod's place.
+    const priority = new k8s.scheduling.v1.PriorityClass(
+      `${name}-priority`,
+      {
+        metadata: { name: pulumi.interpolate`${args.namespace}-database`, labels },
+        value: DATABASE_PRIORITY,
+        globalDefault: false,
+        preemptionPolicy: 'PreemptLowerPriority',
+        description: 'The database pod: placed before the web pods, on the node in the zone of its volume',
+      },
+      k8sOpts,
+    );
 
     const claimName = `${name}-${args.engine}-data`;
     const volume = args.dataVolume?.(claimName, {
@@ -232,7 +284,7 @@ export class Database extends pulumi.ComponentResource {
     );
 
     const probe = (periodSeconds: number, failureThreshold: number) => ({
-      exec: { command: ['sh', '-c', spec.check] },
+      ...spec.probe(spec.port),
       periodSeconds,
       timeoutSeconds: 10,
       failureThreshold,
@@ -245,23 +297,28 @@ export class Database extends pulumi.ComponentResource {
         spec: {
           serviceName: headless.metadata.name,
           replicas: 1,
+          // OrderedReady never replaces a pod that is not Ready, so a corrected `up` could not roll a broken one.
+          podManagementPolicy: 'Parallel',
           selector: { matchLabels: labels },
           template: {
             metadata: { labels },
             spec: {
               automountServiceAccountToken: false,
+              priorityClassName: priority.metadata.name,
               securityContext: restrictedPod(spec.uid),
               terminationGracePeriodSeconds: 60,
               containers: [
                 {
                   name: args.engine,
-                  image: spec.image,
+                  image: args.image,
                   imagePullPolicy: 'IfNotPresent',
-                  args: spec.args,
+                  command: ['bash', '-c', firstBootGuard(spec.dataPath), 'first-boot-guard'],
+                  args: ['docker-entrypoint.sh', ...spec.args],
                   env: spec.env(this.secretName),
                   ports: [{ name: args.engine, containerPort: spec.port }],
                   // First boot initialises the data directory: up to 5 minutes before liveness applies.
                   startupProbe: probe(5, 60),
+                  // Out of the Service after 30 s without an answer; restarted only after 2 minutes.
                   readinessProbe: probe(10, 3),
                   livenessProbe: probe(20, 6),
                   resources: DATABASE_RESOURCES,
@@ -269,15 +326,16 @@ export class Database extends pulumi.ComponentResource {
                   volumeMounts: [
                     // A subdirectory: a fresh ext4 volume holds lost+found, which MySQL refuses to initialise over.
                     { name: 'data', mountPath: spec.dataPath, subPath: 'data' },
+                    { name: 'data', mountPath: FIRST_BOOT_STATE, subPath: 'two-tier' },
                     ...spec.scratch.map((mountPath, index) => ({ name: `scratch-${index}`, mountPath })),
-                    ...(initScript ? [{ name: 'init', mountPath: '/docker-entrypoint-initdb.d', readOnly: true }] : []),
+                    { name: 'init', mountPath: '/docker-entrypoint-initdb.d', readOnly: true },
                   ],
                 },
               ],
               volumes: [
                 { name: 'data', persistentVolumeClaim: { claimName: this.claimName } },
                 ...spec.scratch.map((_, index) => ({ name: `scratch-${index}`, emptyDir: {} })),
-                ...(initScript ? [{ name: 'init', configMap: { name: initScript.metadata.name } }] : []),
+                { name: 'init', configMap: { name: initScripts.metadata.name } },
               ],
             },
           },

@@ -3,7 +3,9 @@ import * as eks from '@pulumi/eks';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { type ClusterTarget, type DataVolumeArgs, PROVIDER_SETTINGS } from './cluster';
+import { ClusterAccess, CREATED_BY_TAG, clusterCreator } from './cluster-access';
 import type { EksSupportType } from './cost';
+import { isBurstable } from './instance-types';
 
 export interface EksClusterArgs {
   /** The EKS cluster's name; also names its log group, so destroy can remove that too. */
@@ -14,7 +16,7 @@ export interface EksClusterArgs {
   readonly supportType: EksSupportType;
   /** The node instance type, e.g. "t3.small". */
   readonly instanceType: string;
-  /** Nodes in the node group: desired and minimum. */
+  /** Nodes in all: one in the database volume's zone, the rest across both zones. */
   readonly nodeCount: number;
   /** Each node's encrypted root volume, GiB. */
   readonly nodeVolumeSizeGi: number;
@@ -22,12 +24,15 @@ export interface EksClusterArgs {
   readonly admins: string[];
   /** Whether control-plane logs go to CloudWatch (api, audit, authenticator; kept 7 days). */
   readonly controlPlaneLogs: boolean;
+  /** The stack's `aws:profile`, if any: the Kubernetes provider's `aws eks get-token` must use it too. */
+  readonly awsProfile?: string;
 }
 
 const CIDR = '10.42.0.0/16';
 const SUBNETS = ['10.42.0.0/20', '10.42.16.0/20'];
+/** The zones the subnets, nodes and load balancer span: one per subnet. */
+export const ZONE_COUNT = SUBNETS.length;
 const STORAGE_CLASS = 'gp3-encrypted';
-const CLUSTER_ADMIN_POLICY = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy';
 const NODE_POLICIES = ['AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy', 'AmazonEC2ContainerRegistryReadOnly'];
 
 /**
@@ -64,7 +69,11 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
       { vpcId: vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', gatewayId: gateway.id }] },
       parent,
     );
-    const zones = aws.getAvailabilityZonesOutput({ state: 'available' }, parent);
+    // Zones that need no opt-in (never a Local Zone), whatever their state: a state change must not reorder
+    // them and so move the subnets, the cluster and the database's disk.
+    const zones = aws
+      .getAvailabilityZonesOutput({ filters: [{ name: 'opt-in-status', values: ['opt-in-not-required'] }] }, parent)
+      .names.apply((names) => [...names].sort());
     const network: pulumi.Resource[] = [vpc, gateway, routes];
     const subnets = SUBNETS.map((cidrBlock, index) => {
       const subnet = new aws.ec2.Subnet(
@@ -72,7 +81,7 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
         {
           vpcId: vpc.id,
           cidrBlock,
-          availabilityZone: zones.names[index],
+          availabilityZone: zones[index],
           mapPublicIpOnLaunch: true,
           // Where the in-tree controller puts internet-facing load balancers.
           tags: { ...clusterTag, 'kubernetes.io/role/elb': '1', Name: `${args.clusterName}-public-${index}` },
@@ -99,6 +108,7 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
         )
       : undefined;
 
+    const creator = clusterCreator(args.clusterName, parent);
     this.cluster = new eks.Cluster(
       `${name}-eks`,
       {
@@ -113,18 +123,8 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
         // Without it the VPC CNI ignores NetworkPolicies, and any pod could reach the database.
         vpcCniOptions: { enableNetworkPolicy: true },
         authenticationMode: eks.AuthenticationMode.Api,
-        // API authentication grants only the creator: the workflows' roles and named people need entries.
-        accessEntries: Object.fromEntries(
-          args.admins.map((principalArn, index) => [
-            `admin-${index}`,
-            {
-              principalArn,
-              accessPolicies: {
-                admin: { policyArn: CLUSTER_ADMIN_POLICY, accessScope: { type: 'cluster' } },
-              },
-            },
-          ]),
-        ),
+        // EKS gives the creator an admin entry; the tag keeps who that was for every later `up`.
+        clusterTags: creator.apply((arn): Record<string, string> => (arn ? { [CREATED_BY_TAG]: arn } : {})),
         createOidcProvider: true,
         enabledClusterLogTypes: args.controlPlaneLogs ? ['api', 'audit', 'authenticator'] : [],
       },
@@ -151,10 +151,24 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
           parent,
         ),
     );
+    const access = new ClusterAccess(
+      `${name}-access`,
+      {
+        cluster: this.cluster,
+        clusterResourceName: `${name}-eks`,
+        clusterName: args.clusterName,
+        admins: args.admins,
+        creator,
+      },
+      parent,
+    );
+
     const launchTemplate = new aws.ec2.LaunchTemplate(
       `${name}-nodes`,
       {
         description: `${args.clusterName} nodes: encrypted gp3 root volumes, IMDSv2 only`,
+        // T3 Unlimited, the default, bills sustained CPU above the baseline; standard credits throttle instead.
+        ...(isBurstable(args.instanceType) ? { creditSpecification: { cpuCredits: 'standard' } } : {}),
         blockDeviceMappings: [
           {
             deviceName: '/dev/xvda',
@@ -170,26 +184,44 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
       },
       parent,
     );
-    const nodeGroup = new eks.ManagedNodeGroup(
-      `${name}-nodes`,
-      {
-        cluster: this.cluster,
-        nodeRole,
-        amiType: 'AL2023_x86_64_STANDARD',
-        instanceTypes: [args.instanceType],
-        subnetIds: subnets.map((subnet) => subnet.id),
-        scalingConfig: { desiredSize: args.nodeCount, minSize: args.nodeCount, maxSize: args.nodeCount },
-        launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
-      },
-      { parent: this, dependsOn: nodePolicies },
-    );
+    const nodeGroup = (suffix: string, subnetIds: pulumi.Input<string>[], size: number) =>
+      new eks.ManagedNodeGroup(
+        `${name}-${suffix}`,
+        {
+          cluster: this.cluster,
+          nodeRole,
+          amiType: 'AL2023_x86_64_STANDARD',
+          instanceTypes: [args.instanceType],
+          subnetIds,
+          scalingConfig: { desiredSize: size, minSize: size, maxSize: size },
+          launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
+        },
+        { parent: this, dependsOn: nodePolicies },
+      );
+    // The database's disk lives in the first zone: one node always there, replaced there; the rest anywhere.
+    const nodeGroups = [
+      nodeGroup('data-nodes', [(subnets[0] as aws.ec2.Subnet).id], 1),
+      ...(args.nodeCount > 1
+        ? [
+            nodeGroup(
+              'nodes',
+              subnets.map((subnet) => subnet.id),
+              args.nodeCount - 1,
+            ),
+          ]
+        : []),
+    ];
 
     this.kubeconfig = pulumi.secret(this.cluster.kubeconfigJson);
     this.clusterName = this.cluster.eksCluster.name;
+    // kubeconfigJson leaves the profile out (it is for people); the program's own calls need it.
+    const providerKubeconfig = args.awsProfile
+      ? this.cluster.getKubeconfig({ profileName: args.awsProfile }).result
+      : this.cluster.kubeconfigJson;
     this.provider = new k8s.Provider(
       `${name}-k8s`,
-      { kubeconfig: this.kubeconfig, ...PROVIDER_SETTINGS },
-      { parent: this },
+      { kubeconfig: pulumi.secret(providerKubeconfig), ...PROVIDER_SETTINGS },
+      { parent: this, dependsOn: access.entries },
     );
 
     const ebsCsiRole = new aws.iam.Role(
@@ -216,12 +248,12 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
         resolveConflictsOnCreate: 'OVERWRITE',
         resolveConflictsOnUpdate: 'OVERWRITE',
       },
-      { parent: this, dependsOn: [nodeGroup, ebsCsiPolicy] },
+      { parent: this, dependsOn: [...nodeGroups, ebsCsiPolicy] },
     );
     const metricsServer = new aws.eks.Addon(
       `${name}-metrics-server`,
       { clusterName: this.clusterName, addonName: 'metrics-server', resolveConflictsOnCreate: 'OVERWRITE' },
-      { parent: this, dependsOn: [nodeGroup] },
+      { parent: this, dependsOn: nodeGroups },
     );
 
     const storageClass = new k8s.storage.v1.StorageClass(
@@ -242,7 +274,7 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
     );
 
     this.storageClassName = storageClass.metadata.name;
-    this.dataZone = zones.names.apply((names) => names[0] as string);
+    this.dataZone = zones.apply((names) => names[0] as string);
     this.ebsCsi = ebsCsi;
     this.addons = [ebsCsi, metricsServer, storageClass];
     this.registerOutputs({

@@ -34,3 +34,8 @@ export function instanceType(name: string): InstanceType {
   }
   return found;
 }
+
+/** T-family types run on CPU credits: a baseline share of each core, with bursts above it. */
+export function isBurstable(name: string): boolean {
+  return /^t\d[a-z]*\./.test(name);
+}

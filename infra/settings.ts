@@ -49,3 +49,18 @@ export function imageReference(key: string, value: string): string {
     `config two-tier:${key} ${problem}; it is "${value}" (set it with: pulumi config set ${key} <registry/name:tag or @sha256:digest>)`,
   );
 }
+
+const PASSWORD_SYMBOLS = '!#$%&()*+,-./:;<=>?@[]^_`{|}~';
+const PASSWORD = /^[A-Za-z0-9!#$%&()*+,\-./:;<=>?@[\]^_`{|}~]+$/;
+
+/**
+ * A password the official MySQL image can take on first boot: its entrypoint writes it unescaped into
+ * SQL quotes and an option file, so a quote or a backslash breaks the boot for good. The message
+ * never shows the value.
+ */
+export function databasePassword(key: string, value: string | undefined): string | undefined {
+  if (value === undefined || PASSWORD.test(value)) return value;
+  throw new pulumi.RunError(
+    `config two-tier:${key} must be one or more letters, digits and these symbols: ${PASSWORD_SYMBOLS} (no spaces, quotes or backslashes: the MySQL image puts it into SQL unescaped on first boot); the value set is secret and not shown (set it with: pulumi config set --secret ${key} <password>)`,
+  );
+}

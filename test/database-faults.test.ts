@@ -123,6 +123,9 @@ test('credentials refused: /ready and the page say so, one warn line per request
     const ready = await refused.inject('/ready');
     assert.equal(ready.statusCode, 503);
     assert.equal(ready.json().reason, reason);
+    // What to do, where operators look: the password changed on one side only, or a first boot cut short.
+    assert.match(ready.json().action, /change it in the database first, then pulumi config set --secret dbPassword/);
+    assert.match(ready.json().action, /the database pod's log says whether its first boot was interrupted/);
     const page = await refused.inject('/');
     assert.equal(page.statusCode, 503);
     assert.match(page.body, /The database refused the credentials for user app\./);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -33,20 +33,32 @@ describe('capacity, checked before anything is created', () => {
     const run = await runProgram('eks', { webMaxReplicas: 20 });
     assert.equal(run.errors.length, 1);
     const [message] = run.errors as [string];
-    assert.match(message, /^the workload does not fit 2 x t3\.small: 14 web, 1 coredns pod\(s\) cannot be scheduled\./);
+    assert.match(message, /^the workload does not fit 2 x t3\.small: 14 web pod\(s\) cannot be scheduled\./);
     assert.match(message, /short of memory by 1\.57 GiB, pods by 12 \(the VPC CNI allows 11 a node\)/);
     assert.match(
       message,
-      /Change one of: webMaxReplicas 5 or fewer; instanceType t3\.medium; nodeCount 4; smaller requests/,
+      /Change one of: webMaxReplicas 6 or fewer; instanceType t3\.medium; nodeCount 4; smaller requests/,
     );
     assert.equal(message.split('\n').length, 1);
     assert.equal(run.resources.length, 0, 'resources were registered although the workload does not fit');
   });
 
   test('one more replica than fits is refused; a larger instance type or one more node fixes it', () => {
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 6 }).fits, false);
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 6, instanceType: 't3.medium' }).fits, true);
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 6, nodeCount: 3 }).fits, true);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 6 }).fits, true);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 7 }).fits, false);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 7, instanceType: 't3.medium' }).fits, true);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 7, nodeCount: 3 }).fits, true);
+  });
+
+  test("the database must fit the node in its volume's zone beside the system pods there, not just the cluster", () => {
+    // 2 x t3.small: 1308 MiB a node after the daemon sets; one replica of each add-on on each node (510 MiB).
+    const report = checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 1, database: { cpuMilli: 250, memoryMiB: 900 } });
+    assert.equal(report.fits, false, 'a database larger than its node was accepted');
+    assert.ok(report.needed.memoryMiB < report.offered.memoryMiB, 'the test needs a cluster with room in total');
+    assert.match(
+      report.message,
+      /^the database does not fit the node in its volume's zone \(the data node group's one t3\.small\): it requests 250m CPU and 900 MiB; that node has 1515m and 798 MiB left beside the daemon sets and the add-on pods there\. Change one of: instanceType t3\.medium; smaller requests in infra\/database\.ts\.$/,
+    );
   });
 
   test('the instance-type table covers the t3 and m5 families, with the VPC CNI pod limits', () => {
@@ -62,7 +74,7 @@ describe('capacity, checked before anything is created', () => {
 describe('cost', () => {
   test('the eks stack exports its monthly estimate; the local stack exports 0', async () => {
     const [eks, dev] = await Promise.all([runProgram('eks'), runProgram('dev')]);
-    assert.equal(eks.outputs.estimatedMonthlyCostUsd?.value, 137.4);
+    assert.equal(eks.outputs.estimatedMonthlyCostUsd?.value, 144.7);
     assert.equal(dev.outputs.estimatedMonthlyCostUsd?.value, 0);
   });
 
@@ -75,6 +87,7 @@ describe('cost', () => {
         nodeVolumeSizeGi: 20,
         dbVolumeSizeGi: 1,
         supportType: 'STANDARD',
+        zones: 2,
       }),
       {
         controlPlane: 73,
@@ -83,7 +96,9 @@ describe('cost', () => {
         nodePublicIps: 7.3,
         databaseVolume: 0.09,
         loadBalancer: 20.66,
-        total: 137.4,
+        // One public IPv4 address for each zone the load balancer is enabled in: both subnets' zones.
+        loadBalancerPublicIps: 7.3,
+        total: 144.7,
       },
     );
   });
@@ -92,7 +107,7 @@ describe('cost', () => {
     const extended = await runProgram('eks', { eksSupportType: 'EXTENDED' });
     assert.deepEqual(extended.errors, []);
     assert.deepEqual(one(extended, 'eks:index:Cluster').inputs.upgradePolicy, { supportType: 'EXTENDED' });
-    assert.equal(extended.outputs.estimatedMonthlyCostUsd?.value, 137.4 + 0.5 * 730);
+    assert.equal(extended.outputs.estimatedMonthlyCostUsd?.value, 144.7 + 0.5 * 730);
   });
 
   test('the default Kubernetes version is in standard support on 2026-11-22 and for three months after', () => {
@@ -109,6 +124,7 @@ describe('cost', () => {
       nodeVolumeSizeGi: 20,
       dbVolumeSizeGi: 1,
       supportType: 'STANDARD',
+      zones: 2,
     });
     const four = monthlyCost({
       instanceType: 't3.small',
@@ -116,6 +132,7 @@ describe('cost', () => {
       nodeVolumeSizeGi: 20,
       dbVolumeSizeGi: 1,
       supportType: 'STANDARD',
+      zones: 2,
     });
     const nodesPrice = two.nodes + two.nodeVolumes + two.nodePublicIps;
     assert.ok(
@@ -211,6 +228,17 @@ describe('destroy leaves nothing billable: the dependency order under mocks', ()
       ['kubernetes:core/v1:Namespace', 'kubernetes:core/v1:PersistentVolumeClaim'],
     );
     assert.ok(local.resources.every((r) => !r.protect));
+  });
+
+  test("README: destroy's DependencyViolation is put down to the VPC CNI's leftover interfaces, with how to find them", async () => {
+    // The load balancer's Service is deleted before the add-ons, the nodes and the cluster (test above), so its
+    // interfaces are long gone when destroy reaches the subnets.
+    const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+    const destroy = readme.slice(readme.indexOf('\n## Destroy'), readme.indexOf('\n## Capacity and cost'));
+    assert.doesNotMatch(destroy, /not yet\s+released the load balancer's network interfaces/);
+    assert.match(destroy, /VPC CNI/);
+    assert.match(destroy, /Name=description,Values='aws-K8S-\*'/);
+    assert.match(destroy, /aws ec2 delete-network-interface/);
   });
 
   test("the ECR repository goes with its images, and the control-plane log group is the stack's own", () => {

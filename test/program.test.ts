@@ -3,6 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
+import { ENGINES } from '../infra/database';
+import { FIRST_BOOT_DONE_SCRIPT, FIRST_BOOT_STATE, firstBootDone, firstBootGuard } from '../infra/first-boot';
 import { type Container, containers, kubernetesObjects, schemaError, workloadOf, workloads } from './support/manifests';
 import { ofType, one, type ProgramRun, runProgram } from './support/program';
 import { GENERATED_PASSWORD_PREFIX, LOAD_BALANCER_HOSTNAME, MOCK_DIGEST } from './support/program-mocks';
@@ -62,7 +64,7 @@ for (const { stack, engine } of RUNS) {
       assert.equal(namespace.inputs.metadata.name, `two-tier-${stack}`);
       assert.equal(namespace.inputs.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
       for (const object of kubernetesObjects(run)) {
-        if (['Namespace', 'StorageClass', 'PersistentVolume'].includes(object.inputs.kind)) continue;
+        if (['Namespace', 'StorageClass', 'PersistentVolume', 'PriorityClass'].includes(object.inputs.kind)) continue;
         assert.equal(object.inputs.metadata.namespace, `two-tier-${stack}`, `${object.name} is outside the namespace`);
       }
       for (const object of kubernetesObjects(run)) {
@@ -160,19 +162,91 @@ for (const { stack, engine } of RUNS) {
       assert.equal(web.ports[0].containerPort, 5000);
     });
 
-    test('the database is probed by logging in with the application credentials, not by HTTP or TCP alone', () => {
+    test('no database probe logs in: a password changed in the database first cannot take the database down', () => {
       const db = containers(one(run, 'kubernetes:apps/v1:StatefulSet'))[0] as Container;
       for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
-        assert.equal(db[probe].httpGet, undefined);
-        assert.equal(db[probe].tcpSocket, undefined);
-        const script = db[probe].exec.command.join(' ');
-        assert.match(
-          script,
-          engine === 'mysql' ? /mysql .*-u "\$MYSQL_USER"/ : /mongosh .*-u "\$APP_USER" -p "\$APP_PASSWORD"/,
+        assert.ok(db[probe], `the database has no ${probe}`);
+        const handler = JSON.stringify(db[probe]);
+        assert.doesNotMatch(
+          handler,
+          /PASSWORD|PWD|--password|-p\b|mongosh|\$MYSQL_USER|\$APP_USER/,
+          `${probe}: ${handler}`,
         );
       }
       assert.ok(db.startupProbe.periodSeconds * db.startupProbe.failureThreshold >= 300, 'first boot needs room');
-      assert.match(db.image, engine === 'mysql' ? /^mysql:8\.4\.\d+$/ : /^mongo:8\.0\.\d+$/);
+      assert.ok(
+        db.livenessProbe.periodSeconds * db.livenessProbe.failureThreshold >=
+          2 * db.readinessProbe.periodSeconds * db.readinessProbe.failureThreshold,
+        'liveness restarts the server only long after readiness took it out of the Service',
+      );
+    });
+
+    if (engine === 'mysql') {
+      test('mysql: every probe is `mysqladmin ping` over TCP as a user that does not exist', () => {
+        const db = containers(one(run, 'kubernetes:apps/v1:StatefulSet'))[0] as Container;
+        for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+          assert.deepEqual(db[probe].exec.command, ENGINES.mysql.probe(3306).exec?.command, probe);
+        }
+        assert.deepEqual(ENGINES.mysql.probe(3306).exec?.command.slice(-1), ['ping']);
+      });
+
+      test('mysql: binary logs are off (nothing replicates; 30 days of them would fill the volume)', () => {
+        const db = containers(one(run, 'kubernetes:apps/v1:StatefulSet'))[0] as Container;
+        assert.ok(db.args.includes('--skip-log-bin'), `args: ${db.args.join(' ')}`);
+      });
+    } else {
+      test('mongodb: the probes start no process in the container: the kubelet opens a TCP connection', () => {
+        const db = containers(one(run, 'kubernetes:apps/v1:StatefulSet'))[0] as Container;
+        for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+          assert.equal(db[probe].exec, undefined, `${probe} runs a command`);
+          assert.deepEqual(db[probe].tcpSocket, { port: 27017 }, probe);
+        }
+      });
+    }
+
+    test('a corrected `up` replaces a broken database pod: the StatefulSet rolls pods that are not Ready', () => {
+      assert.equal(one(run, 'kubernetes:apps/v1:StatefulSet').inputs.spec.podManagementPolicy, 'Parallel');
+    });
+
+    test('the database image is the official one pinned: by digest from Docker Hub, or ECR Public on eks', () => {
+      const db = containers(one(run, 'kubernetes:apps/v1:StatefulSet'))[0] as Container;
+      const name = engine === 'mysql' ? 'mysql:8\\.4' : 'mongo:8\\.0';
+      assert.match(
+        db.image,
+        stack === 'eks'
+          ? new RegExp(`^public\\.ecr\\.aws/docker/library/${name}\\.\\d+$`)
+          : new RegExp(`^${name}\\.\\d+@sha256:[0-9a-f]{64}$`),
+      );
+    });
+
+    test('an interrupted first boot is started again: a guard runs before the entrypoint, a last init script marks it done', () => {
+      const statefulSet = one(run, 'kubernetes:apps/v1:StatefulSet');
+      const db = containers(statefulSet)[0] as Container;
+      const spec = ENGINES[engine];
+      assert.deepEqual(db.command, ['bash', '-c', firstBootGuard(spec.dataPath), 'first-boot-guard']);
+      assert.deepEqual(db.args, ['docker-entrypoint.sh', ...spec.args]);
+      const mounts = Object.fromEntries(db.volumeMounts.map((m: Container) => [m.mountPath, m]));
+      assert.deepEqual(mounts[spec.dataPath], { name: 'data', mountPath: spec.dataPath, subPath: 'data' });
+      assert.deepEqual(mounts[FIRST_BOOT_STATE], { name: 'data', mountPath: FIRST_BOOT_STATE, subPath: 'two-tier' });
+      const initVolume = statefulSet.inputs.spec.template.spec.volumes.find((v: Container) => v.name === 'init');
+      const init = one(run, 'kubernetes:core/v1:ConfigMap');
+      assert.equal(initVolume?.configMap.name, init.inputs.metadata.name);
+      assert.equal(mounts['/docker-entrypoint-initdb.d']?.name, 'init');
+      const scripts = Object.keys(init.inputs.data).sort();
+      assert.equal(scripts.at(-1), FIRST_BOOT_DONE_SCRIPT, `the done marker must run last of ${scripts.join(', ')}`);
+      assert.equal(init.inputs.data[FIRST_BOOT_DONE_SCRIPT], firstBootDone());
+    });
+
+    test('the database pod has a PriorityClass above the web tier: it is placed first on the node of its zone', () => {
+      const statefulSet = one(run, 'kubernetes:apps/v1:StatefulSet');
+      const priority = one(run, 'kubernetes:scheduling.k8s.io/v1:PriorityClass');
+      assert.equal(statefulSet.inputs.spec.template.spec.priorityClassName, priority.inputs.metadata.name);
+      assert.equal(priority.inputs.metadata.name, `two-tier-${stack}-database`);
+      const webClass = one(run, 'kubernetes:apps/v1:Deployment').inputs.spec.template.spec.priorityClassName;
+      assert.equal(webClass, undefined, 'the web tier keeps the default priority, 0');
+      assert.ok(priority.inputs.value > 0);
+      assert.equal(priority.inputs.globalDefault, false);
+      assert.equal(priority.inputs.preemptionPolicy, 'PreemptLowerPriority');
     });
 
     test('the StatefulSet names its headless Service and mounts a claim of the configured size', () => {
@@ -253,14 +327,22 @@ for (const { stack, engine } of RUNS) {
     });
 
     if (stack === 'eks') {
-      test('eks: one EKS cluster of t3.small, desired 2, min 2, a pinned version, API auth and OIDC', () => {
+      test('eks: one EKS cluster, 2 x t3.small on standard CPU credits, a pinned version, API auth and OIDC', () => {
         const cluster = one(run, 'eks:index:Cluster');
         assert.equal(cluster.inputs.skipDefaultNodeGroup, true, 'the self-managed default group has gp2 root volumes');
-        const nodes = one(run, 'eks:index:ManagedNodeGroup');
-        assert.deepEqual(nodes.inputs.instanceTypes, ['t3.small']);
-        assert.deepEqual(nodes.inputs.scalingConfig, { desiredSize: 2, minSize: 2, maxSize: 2 });
+        const groups = ofType(run, 'eks:index:ManagedNodeGroup');
         const template = one(run, 'aws:ec2/launchTemplate:LaunchTemplate');
-        assert.deepEqual(nodes.inputs.launchTemplate, { id: `${template.name}-id`, version: '1' });
+        for (const nodes of groups) {
+          assert.deepEqual(nodes.inputs.instanceTypes, ['t3.small']);
+          assert.deepEqual(nodes.inputs.launchTemplate, { id: `${template.name}-id`, version: '1' });
+        }
+        assert.equal(
+          groups.reduce((sum, nodes) => sum + nodes.inputs.scalingConfig.desiredSize, 0),
+          2,
+          'two nodes in all',
+        );
+        // T3 Unlimited would bill CPU above the baseline; standard credits keep the estimate the bill.
+        assert.deepEqual(template.inputs.creditSpecification, { cpuCredits: 'standard' });
         assert.deepEqual(template.inputs.blockDeviceMappings, [
           {
             deviceName: '/dev/xvda',
@@ -363,6 +445,34 @@ describe('pulumi program: configuration', () => {
     assert.ok(!JSON.stringify(run.outputs).includes('brought-my-own'));
   });
 
+  test('a dbPassword or dbRootPassword the images would put into SQL unquoted fails the preview, never showing it', async () => {
+    for (const [key, value] of [
+      ['dbPassword', "it's-mine-1"],
+      ['dbPassword', 'back\\slash-2'],
+      ['dbRootPassword', 'say "hello" 3'],
+      ['dbRootPassword', ''],
+    ] as const) {
+      const run = await runProgram('dev', { [key]: value }, [key]);
+      assert.equal(run.errors.length, 1, `${JSON.stringify(value)} was accepted for ${key}`);
+      const [message] = run.errors as [string];
+      assert.match(
+        message,
+        new RegExp(`^config two-tier:${key} must be one or more letters, digits and these symbols:`),
+      );
+      assert.match(message, /no spaces, quotes or backslashes/);
+      assert.match(message, new RegExp(`pulumi config set --secret ${key} `));
+      if (value) assert.ok(!message.includes(value), 'the error shows the password');
+      assert.equal(run.resources.length, 0, 'resources were registered before the passwords were checked');
+    }
+    const symbols = 'Aa1!#$%&()*+,-./:;<=>?@[]^_`{|}~';
+    const accepted = await runProgram('dev', { dbPassword: symbols, dbRootPassword: 'x'.repeat(200) }, [
+      'dbPassword',
+      'dbRootPassword',
+    ]);
+    assert.deepEqual(accepted.errors, []);
+    assert.equal(one(accepted, 'kubernetes:core/v1:Secret').inputs.stringData.password, symbols);
+  });
+
   for (const stack of ['dev', 'eks'] as const) {
     test(`${stack}: webImage deploys that reference and builds, pushes and loads nothing`, async () => {
       const reference = `registry.example.com/team/web:1.4.2@sha256:${'cd'.repeat(32)}`;
@@ -379,20 +489,35 @@ describe('pulumi program: configuration', () => {
     });
   }
 
-  test('a malformed, untagged or :latest webImage fails with one line naming the key', async () => {
-    for (const [value, problem] of [
-      ['registry.example.com/Team/Web:1.0', /is not an image reference/],
-      ['web 1.0', /is not an image reference/],
-      ['registry.example.com/team/web', /has neither a tag nor a digest/],
-      ['registry.example.com/team/web:latest', /is :latest, which is not pinned/],
-    ] as const) {
-      const run = await runProgram('dev', { webImage: value });
-      assert.equal(run.errors.length, 1, `${value} was accepted`);
-      assert.match(run.errors[0] as string, /^config two-tier:webImage /);
-      assert.match(run.errors[0] as string, problem);
-      assert.equal(run.resources.length, 0, 'resources were registered before the config was checked');
-    }
-  });
+  for (const key of ['webImage', 'dbImage']) {
+    test(`a malformed, untagged or :latest ${key} fails with one line naming the key`, async () => {
+      for (const [value, problem] of [
+        ['registry.example.com/Team/Web:1.0', /is not an image reference/],
+        ['web 1.0', /is not an image reference/],
+        ['registry.example.com/team/web', /has neither a tag nor a digest/],
+        ['registry.example.com/team/web:latest', /is :latest, which is not pinned/],
+      ] as const) {
+        const run = await runProgram('dev', { [key]: value });
+        assert.equal(run.errors.length, 1, `${value} was accepted`);
+        assert.match(run.errors[0] as string, new RegExp(`^config two-tier:${key} `));
+        assert.match(run.errors[0] as string, problem);
+        assert.equal(run.resources.length, 0, 'resources were registered before the config was checked');
+      }
+    });
+  }
+
+  for (const [stack, engine] of [
+    ['dev', 'mysql'],
+    ['eks', 'mongodb'],
+  ] as const) {
+    test(`${stack}, ${engine}: dbImage is the database container's image, and only the database's`, async () => {
+      const reference = `mirror.example.com/library/${engine}:1.2.3@sha256:${'ef'.repeat(32)}`;
+      const run = await runProgram(stack, { dbEngine: engine, dbImage: reference });
+      assert.deepEqual(run.errors, []);
+      assert.equal(containers(one(run, 'kubernetes:apps/v1:StatefulSet'))[0]?.image, reference);
+      assert.notEqual(containers(one(run, 'kubernetes:apps/v1:Deployment'))[0]?.image, reference);
+    });
+  }
 
   test('a new dbPassword changes the web pod template (the pods roll), and the template never holds it', async () => {
     const withPassword = (dbPassword: string) =>
@@ -453,28 +578,6 @@ describe('pulumi program: configuration', () => {
         'the old claim could be deleted while its pod still holds it',
       );
     }
-  });
-
-  test('eks: clusterAdmins get cluster-admin access entries; a malformed ARN fails naming the key', async () => {
-    const admins = ['arn:aws:iam::123456789012:role/two-tier-deploy', 'arn:aws:iam::123456789012:user/asha'];
-    const [run, bad] = await Promise.all([
-      runProgram('eks', { clusterAdmins: admins }),
-      runProgram('eks', { clusterAdmins: ['two-tier-deploy'] }),
-    ]);
-    assert.deepEqual(run.errors, []);
-    const entries = Object.values(one(run, 'eks:index:Cluster').inputs.accessEntries ?? {}) as Container[];
-    assert.deepEqual(
-      entries.map((entry) => entry.principalArn),
-      admins,
-    );
-    for (const entry of entries) {
-      assert.deepEqual(entry.accessPolicies.admin, {
-        policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy',
-        accessScope: { type: 'cluster' },
-      });
-    }
-    assert.equal(bad.errors.length, 1);
-    assert.match(bad.errors[0] as string, /^config two-tier:clusterAdmins must be a list of IAM role or user ARNs/);
   });
 
   test("local: the image is built for the nodes' platform, and a recreated kind cluster gets it loaded again", async () => {

@@ -7,8 +7,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
+import * as providerProto from '@pulumi/pulumi/proto/provider_pb';
 import { MockMonitor } from '@pulumi/pulumi/runtime/mocks';
+import * as rpc from '@pulumi/pulumi/runtime/rpc';
 import * as settings from '@pulumi/pulumi/runtime/settings';
+import { Struct } from 'google-protobuf/google/protobuf/struct_pb';
 import type { RecordedResource } from './program';
 import { mockCall, mockNewResource } from './program-mocks';
 import { stackConfig } from './stack-config';
@@ -35,6 +38,7 @@ const mocks: pulumi.runtime.Mocks = {
       protect: false,
       retainOnDelete: false,
       dependencies: [],
+      aliases: [],
       inputs,
     });
     return result;
@@ -43,6 +47,20 @@ const mocks: pulumi.runtime.Mocks = {
 
 /** The mock monitor, also keeping what `MockResourceArgs` leaves out: parent, dependencies, protection. */
 class RecordingMonitor extends MockMonitor {
+  /** Methods of component resources (`eks.Cluster.getKubeconfig`), answered by the mocks as invokes are. */
+  // biome-ignore lint/suspicious/noExplicitAny: the monitor's gRPC request and callback are untyped here.
+  async call(request: any, callback: (error: any, response: any) => void) {
+    try {
+      const inputs = rpc.deserializeProperties(request.getArgs());
+      const result = await mocks.call({ token: request.getTok(), inputs, provider: request.getProvider() });
+      const response = new providerProto.CallResponse();
+      response.setReturn(Struct.fromJavaScript(await rpc.serializeProperties('', result)));
+      callback(null, response);
+    } catch (error) {
+      callback(error, undefined);
+    }
+  }
+
   // biome-ignore lint/suspicious/noExplicitAny: the monitor's gRPC request and callback are untyped here.
   override async registerResource(request: any, callback: (error: any, response: any) => void) {
     await super.registerResource(request, (error, response) => {
@@ -53,6 +71,18 @@ class RecordingMonitor extends MockMonitor {
         record.protect = request.getProtect() ?? false;
         record.retainOnDelete = request.getRetainondelete() ?? false;
         record.dependencies = request.getDependenciesList();
+        // The mock monitor takes aliases as URNs; a monitor that takes alias specs gets those instead.
+        record.aliases = [
+          ...request.getAliasurnsList().map((urn: string) => ({ urn })),
+          // biome-ignore lint/suspicious/noExplicitAny: alias protos are untyped here.
+          ...request
+            .getAliasesList()
+            .map((alias: any) =>
+              alias.hasSpec()
+                ? { name: alias.getSpec().getName(), parentUrn: alias.getSpec().getParenturn() }
+                : { urn: alias.getUrn() },
+            ),
+        ];
       }
       callback(error, response);
     });

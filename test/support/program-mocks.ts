@@ -12,7 +12,7 @@ export function mockNewResource(args: pulumi.runtime.MockResourceArgs): pulumi.r
   switch (args.type) {
     case 'eks:index:Cluster':
       Object.assign(state, {
-        kubeconfigJson: JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: inputs.name }] }),
+        kubeconfigJson: eksKubeconfig(inputs.name),
         eksCluster: { name: inputs.name },
         oidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/oidc.eks.ap-south-1.amazonaws.com/id/EXAMPLE',
         oidcProviderUrl: 'https://oidc.eks.ap-south-1.amazonaws.com/id/EXAMPLE',
@@ -47,11 +47,89 @@ export function mockNewResource(args: pulumi.runtime.MockResourceArgs): pulumi.r
   return { id: `${args.name}-id`, state };
 }
 
+/** Who runs the program, as STS names it: MOCK_AWS_CALLER, by default the deploy role in a CI session. */
+export const DEPLOY_ROLE = 'arn:aws:iam::123456789012:role/two-tier-deploy';
+const caller = () => process.env.MOCK_AWS_CALLER ?? 'arn:aws:sts::123456789012:assumed-role/two-tier-deploy/ci-run-1';
+
+/** The EKS clusters that exist, by name, with their tags: MOCK_EKS_CLUSTERS (JSON); none by default. */
+const clusters = (): Record<string, Record<string, string>> => JSON.parse(process.env.MOCK_EKS_CLUSTERS ?? '{}');
+
+/**
+ * ap-south-1 as an account opted in to the Delhi Local Zone sees it: DescribeAvailabilityZones lists
+ * zones by name, so the Local Zone comes first. MOCK_ZONE_STATES (JSON, name to state) changes states.
+ */
+function availabilityZones() {
+  const states: Record<string, string> = JSON.parse(process.env.MOCK_ZONE_STATES ?? '{}');
+  return [
+    { name: 'ap-south-1-del-1a', zoneId: 'aps1-del1-az1', 'zone-type': 'local-zone', 'opt-in-status': 'opted-in' },
+    {
+      name: 'ap-south-1a',
+      zoneId: 'aps1-az1',
+      'zone-type': 'availability-zone',
+      'opt-in-status': 'opt-in-not-required',
+    },
+    {
+      name: 'ap-south-1b',
+      zoneId: 'aps1-az3',
+      'zone-type': 'availability-zone',
+      'opt-in-status': 'opt-in-not-required',
+    },
+    {
+      name: 'ap-south-1c',
+      zoneId: 'aps1-az2',
+      'zone-type': 'availability-zone',
+      'opt-in-status': 'opt-in-not-required',
+    },
+  ].map((zone) => ({ ...zone, state: states[zone.name] ?? 'available' }));
+}
+
+/** The kubeconfig @pulumi/eks generates: `aws eks get-token`, with `--profile` when one is given. */
+function eksKubeconfig(clusterName: string, profileName?: string): string {
+  const args = ['--region', 'ap-south-1', 'eks', 'get-token', '--cluster-name', clusterName, '--output', 'json'];
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'kubernetes', cluster: { server: 'https://EXAMPLE.gr7.ap-south-1.eks.amazonaws.com' } }],
+    users: [
+      {
+        name: 'aws',
+        user: { exec: { command: 'aws', args: profileName ? [...args, '--profile', profileName] : args } },
+      },
+    ],
+  });
+}
+
 /** Provider functions the program calls; any other call is a test failure, not a silent empty answer. */
 export function mockCall(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
   switch (args.token) {
-    case 'aws:index/getAvailabilityZones:getAvailabilityZones':
-      return { names: ['ap-south-1a', 'ap-south-1b', 'ap-south-1c'], zoneIds: ['aps1-az1', 'aps1-az3', 'aps1-az2'] };
+    case 'aws:index/getAvailabilityZones:getAvailabilityZones': {
+      // biome-ignore lint/suspicious/noExplicitAny: invoke arguments are untyped JSON.
+      const { state, filters = [] } = args.inputs as { state?: string; filters?: any[] };
+      const zones = availabilityZones().filter(
+        (zone) =>
+          (!state || zone.state === state) &&
+          filters.every((filter) => filter.values.includes((zone as Record<string, string>)[filter.name])),
+      );
+      return { names: zones.map((zone) => zone.name), zoneIds: zones.map((zone) => zone.zoneId) };
+    }
+    case 'aws:index/getCallerIdentity:getCallerIdentity':
+      return { accountId: '123456789012', arn: caller(), userId: 'AROAEXAMPLE:ci-run-1' };
+    case 'aws:iam/getSessionContext:getSessionContext': {
+      // An assumed-role session resolves to its role; any other ARN passes through.
+      const role = /^arn:aws:sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/.exec(args.inputs.arn);
+      return role
+        ? { arn: args.inputs.arn, issuerArn: `arn:aws:iam::${role[1]}:role/${role[2]}`, sessionName: role[3] }
+        : { arn: args.inputs.arn, issuerArn: args.inputs.arn };
+    }
+    case 'aws:eks/getClusters:getClusters':
+      return { id: 'ap-south-1', names: Object.keys(clusters()) };
+    case 'aws:eks/getCluster:getCluster': {
+      const tags = clusters()[args.inputs.name];
+      if (!tags) throw new Error(`ResourceNotFoundException: No cluster found for name: ${args.inputs.name}`);
+      return { name: args.inputs.name, tags };
+    }
+    case 'eks:index:Cluster/getKubeconfig':
+      return { result: eksKubeconfig('two-tier-eks', args.inputs.profileName) };
     case 'aws:ecr/getAuthorizationToken:getAuthorizationToken':
       return {
         userName: 'AWS',

@@ -16,6 +16,8 @@ export interface RecordedResource {
   protect: boolean;
   retainOnDelete: boolean;
   dependencies: string[];
+  /** The names and parents this resource was known by before (`aliases`). */
+  aliases: Array<{ name?: string; parentUrn?: string; urn?: string }>;
   // biome-ignore lint/suspicious/noExplicitAny: resource inputs are whatever the program passed.
   inputs: Record<string, any>;
 }

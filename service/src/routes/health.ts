@@ -1,10 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { StoreUnavailableError } from '../stores/store';
 
 const StatusSchema = Type.Object({
   status: Type.String(),
   engine: Type.Optional(Type.String()),
   reason: Type.Optional(Type.String({ description: 'What is wrong with the database, in words' })),
+  action: Type.Optional(Type.String({ description: 'What to do about it, when waiting is not enough' })),
 });
 
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -34,15 +36,19 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { readiness } = app;
       if (readiness.draining) return reply.code(503).send({ status: 'draining', engine });
       if (!readiness.connected) {
+        const { failure } = readiness;
         return reply
           .code(503)
-          .send({ status: 'connecting to the database', engine, reason: readiness.failure?.message });
+          .send({ status: 'connecting to the database', engine, reason: failure?.message, action: failure?.action });
       }
       try {
         await readiness.check();
         return { status: 'ready', engine };
       } catch (error) {
-        return reply.code(503).send({ status: 'database unavailable', engine, reason: (error as Error).message });
+        const action = error instanceof StoreUnavailableError ? error.action : undefined;
+        return reply
+          .code(503)
+          .send({ status: 'database unavailable', engine, reason: (error as Error).message, action });
       }
     },
   );

@@ -72,9 +72,17 @@ const FAILURE_MESSAGES: Record<Exclude<Failure, 'credentials'>, string> = {
   unavailable: 'the database is unavailable; try again shortly',
 };
 
+/** What an operator does about a failure that does not pass by itself; `/ready` says it. */
+const FAILURE_ACTIONS: Partial<Record<Failure, string>> = {
+  credentials:
+    "the password in the Secret is not the one in the database: change it in the database first, then pulumi config set --secret dbPassword and pulumi up (README, Upgrades); right after a first up, the database pod's log says whether its first boot was interrupted (it then starts over by itself)",
+};
+
 /** The database did not answer or refused the service; the request may be retried once it is back. */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
+  /** What to do about it, when waiting is not enough. */
+  readonly action: string | undefined;
   constructor(
     readonly failure: Failure = 'unavailable',
     user?: string,
@@ -86,6 +94,7 @@ export class StoreUnavailableError extends Error {
         : FAILURE_MESSAGES[failure],
       options,
     );
+    this.action = FAILURE_ACTIONS[failure];
   }
 }
 
