@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import mysql from 'mysql2/promise';
 import { ENGINES } from '../infra/database';
+import { FerretdbInstance, mongoUnavailable } from './support/ferretdb';
 import { MariadbInstance } from './support/mariadb-instance';
 
 /**
@@ -12,11 +13,11 @@ import { MariadbInstance } from './support/mariadb-instance';
  */
 let database: MariadbInstance;
 
-function probe(port: number): Promise<{ code: number; stderr: string }> {
-  const command = ENGINES.mysql.probe(port).exec?.command ?? [];
-  const [file, ...args] = command as [string, ...string[]];
+function probe(port: number, engine: 'mysql' | 'mongodb' = 'mysql'): Promise<{ code: number; stderr: string }> {
+  const [file, ...args] = ENGINES[engine].probe(port).exec.command as [string, ...string[]];
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: 15_000 }, (error, _stdout, stderr) =>
+    // The kubelet runs exec probes in the container's environment; the pod's address is loopback here.
+    execFile(file, args, { timeout: 15_000, env: { ...process.env, POD_IP: '127.0.0.1' } }, (error, _stdout, stderr) =>
       resolve({ code: error ? Number(error.code ?? 1) : 0, stderr }),
     );
   });
@@ -53,4 +54,31 @@ test('mysql probe: fails while the server is down and passes again once it is ba
   await database.start();
   const back = await probe(database.port);
   assert.equal(back.code, 0, back.stderr);
+});
+
+test('mongodb probe: a ping needs an answer, so a hung server fails it where a TCP connect would pass', {
+  skip: mongoUnavailable(),
+}, async () => {
+  const server = await FerretdbInstance.create();
+  await server.start();
+  try {
+    const up = await probe(server.port, 'mongodb');
+    assert.equal(up.code, 0, `the probe failed on a server that answers: ${up.stderr}`);
+    process.kill(server.pid as number, 'SIGSTOP');
+    try {
+      const started = performance.now();
+      const hung = await probe(server.port, 'mongodb');
+      assert.notEqual(hung.code, 0, 'the probe passed while the server could not answer (SIGSTOP)');
+      assert.ok(performance.now() - started < 8_000, 'the probe gave up within its own 5 s');
+    } finally {
+      process.kill(server.pid as number, 'SIGCONT');
+    }
+    const back = await probe(server.port, 'mongodb');
+    assert.equal(back.code, 0, back.stderr);
+    await server.kill();
+    const down = await probe(server.port, 'mongodb');
+    assert.notEqual(down.code, 0, 'the probe passed with no server');
+  } finally {
+    await server.destroy();
+  }
 });

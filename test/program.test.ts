@@ -195,12 +195,23 @@ for (const { stack, engine } of RUNS) {
         assert.ok(db.args.includes('--skip-log-bin'), `args: ${db.args.join(' ')}`);
       });
     } else {
-      test('mongodb: the probes start no process in the container: the kubelet opens a TCP connection', () => {
+      test('mongodb: the probes start no mongosh and log in as no one: a wire-protocol ping from bash to the pod address', () => {
         const db = containers(one(run, 'kubernetes:apps/v1:StatefulSet'))[0] as Container;
         for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
-          assert.equal(db[probe].exec, undefined, `${probe} runs a command`);
-          assert.deepEqual(db[probe].tcpSocket, { port: 27017 }, probe);
+          const command: string[] = db[probe].exec?.command ?? [];
+          assert.equal(command[0], 'bash', `${probe} runs bash`);
+          assert.doesNotMatch(
+            command.join(' '),
+            /mongosh|PASSWORD|-p /,
+            `${probe} starts no client and names no password`,
+          );
+          assert.match(command.join(' '), /\$POD_IP\/27017/, `${probe} asks the server on the pod's address`);
         }
+        assert.deepEqual(
+          db.env.find((e: { name: string }) => e.name === 'POD_IP')?.valueFrom,
+          { fieldRef: { fieldPath: 'status.podIP' } },
+          'the pod knows its address',
+        );
       });
     }
 

@@ -13,6 +13,11 @@ export abstract class LocalServer {
     readonly port: number,
   ) {}
 
+  /** The server's process id while it runs. */
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
   /** Starts the server and resolves once it answers. */
   abstract start(): Promise<void>;
 
