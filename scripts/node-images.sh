@@ -157,6 +157,9 @@ CMD ["mongod"]
 EOF
 }
 
+# entrypoint_hash NAME: the stand-in's entrypoint in its tag, so an edit to it builds a new image.
+entrypoint_hash() { sha256sum "$repo/test/node/images/$1-entrypoint.sh" | cut -c1-8; }
+
 packages
 # image name, tag (its versions: a change of either rebuilds it), how it is built
 IMAGES=(
@@ -167,8 +170,8 @@ IMAGES=(
   "metrics-server $METRICS_SERVER_VERSION image_addon"
   "local-path-provisioner $LOCAL_PATH_PROVISIONER_VERSION image_addon"
   "kube-network-policies $NETWORK_POLICIES_VERSION image_addon"
-  "mysql 9.7-$IMAGES_REVISION image_mysql"
-  "mongo $FERRETDB_VERSION-$IMAGES_REVISION image_mongo"
+  "mysql 9.7-$IMAGES_REVISION-$(entrypoint_hash mysql) image_mysql"
+  "mongo $FERRETDB_VERSION-$IMAGES_REVISION-$(entrypoint_hash mongo) image_mongo"
 )
 
 wanted=("$@")

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds, from Go modules through the Go module proxy, what the lifecycle test (npm run e2e) needs
 # on a machine without a Pulumi CLI or a Kubernetes cluster: the Pulumi CLI and its Node.js
-# language host, the Kubernetes provider plugin, a container-free control plane (etcd,
-# kube-apiserver, kube-controller-manager, kube-scheduler, KWOK) with kubectl, FerretDB (a
+# language host, the Kubernetes provider plugin, a control plane (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler) with kubectl, FerretDB (a
 # MongoDB wire-protocol server on SQLite, for the MongoDB store's tests), and what a real node adds
 # to that control plane: the kubelet, kube-proxy, the pause program, CoreDNS, metrics-server,
 # local-path-provisioner and a NetworkPolicy enforcer (scripts/node-images.sh packs their images).
@@ -261,11 +261,6 @@ build_etcd() {
   rm -rf "$wrap"
 }
 
-build_kwok() {
-  GOBIN=$1 go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION" \
-    "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@v$KWOK_VERSION"
-}
-
 build_ferretdb() { # its build/version package wants version.txt, which the release build writes
   local src=$1/src
   writable_copy "github.com/FerretDB/FerretDB@v$FERRETDB_VERSION" "$src"
@@ -281,7 +276,6 @@ COMPONENTS=(
   "kubernetes_provider $KUBERNETES_PROVIDER_VERSION pulumi-resource-kubernetes"
   "etcd $ETCD_VERSION etcd"
   "kubernetes $KUBERNETES_VERSION kube-apiserver kube-controller-manager kube-scheduler kubectl"
-  "kwok $KWOK_VERSION kwok kwokctl"
   "ferretdb $FERRETDB_VERSION ferretdb"
   "node $KUBERNETES_VERSION kubelet kube-proxy pause"
   "coredns $COREDNS_VERSION coredns"

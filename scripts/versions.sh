@@ -14,7 +14,6 @@ KUBERNETES_PROVIDER_PSEUDO=v4.0.0-20260115033456-f47bc2d6f199 # the commit tagge
 KUBERNETES_PROVIDER_SUM=h1:j2bphCf7c2YhnBrhwht2f3TNRRgcMImltUlAgzxr9H4=
 KUBERNETES_VERSION=1.36.3
 ETCD_VERSION=3.6.16
-KWOK_VERSION=0.8.0
 FERRETDB_VERSION=1.24.2
 # The real node's add-ons: each the release whose go.mod the Go version here builds.
 COREDNS_VERSION=1.15.0

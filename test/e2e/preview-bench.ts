@@ -1,6 +1,6 @@
 /**
  * `npm run bench:preview`: how long `pulumi preview` of the dev stack takes on the real engine (the
- * lifecycle test's toolchain, a KWOK cluster), with index.ts transpiled only (as tsconfig.json's
+ * lifecycle test's toolchain and real node), with index.ts transpiled only (as tsconfig.json's
  * noCheck has it) against type-checked by ts-node at every run (as before), alternating over several rounds;
  * each timed as the first run after an edit (ts-node's cache off); and how long the program's evaluation
  * alone takes under mocks.
@@ -8,9 +8,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RealNode } from '../node/real-node';
 import { runProgram } from '../support/program';
-import { toolchain } from '../support/toolchain';
-import { KwokCluster } from './cluster';
 import { copyProject, devStack, projectConfig } from './project';
 
 const ROUNDS = 5;
@@ -26,7 +25,7 @@ async function timed(action: () => Promise<unknown>): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const cluster = await KwokCluster.create(toolchain(), 2);
+  const cluster = await RealNode.create();
   const stateFolder = await mkdtemp(join(tmpdir(), 'two-tier-state-'));
   const checkout = await copyProject();
   try {

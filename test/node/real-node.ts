@@ -79,15 +79,17 @@ export class RealNode extends Cluster {
     this.processes = new Processes(folder, (line) => this.say(line));
   }
 
-  override get runsContainers(): boolean {
-    return true;
-  }
-
   /** Starts the node; on any failure it is taken down again before the error is thrown. */
   static async create(report: (line: string) => void = console.log): Promise<RealNode> {
     const why = realNodeUnavailable();
     if (why) throw new Error(`cannot start a real node: ${why}`);
     const node = new RealNode(await mkdtemp(join(tmpdir(), 'two-tier-node-')), report);
+    // Interrupted (Ctrl-C, a CI timeout), the node still leaves the machine as it found it.
+    const interrupted = (signal: NodeJS.Signals) => {
+      node.say(`${signal}: taking the node down`);
+      void node.delete().finally(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
+    };
+    process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
     try {
       await node.up();
       return node;
@@ -390,34 +392,37 @@ export class RealNode extends Cluster {
       });
     });
 
-    await this.action('starting CoreDNS, metrics-server, the NetworkPolicy enforcer and the standard StorageClass', async () => {
-      await this.apply({
-        apiVersion: 'v1',
-        kind: 'List',
-        items: [
-          ...coreDns(images.refs),
-          ...metricsServer(images.refs),
-          ...networkPolicies(images.refs),
-          ...localPathStorage(images.refs, join(folder, 'volumes')),
-        ],
-      });
-      for (const [namespace, name] of [
-        ['kube-system', 'deployment/coredns'],
-        ['kube-system', 'deployment/metrics-server'],
-        ['kube-system', 'daemonset/kube-network-policies'],
-        ['local-path-storage', 'deployment/local-path-provisioner'],
-      ]) {
-        await this.kubectl(['rollout', 'status', name, '-n', namespace, '--timeout=180s']);
-      }
-      await this.waitFor(
-        'the metrics API',
-        async () => {
-          const text = await this.kubectl(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/nodes']).catch(() => '');
-          return text.includes(NODE_NAME);
-        },
-        120,
-      );
-    });
+    await this.action(
+      'starting CoreDNS, metrics-server, the NetworkPolicy enforcer and the standard StorageClass',
+      async () => {
+        await this.apply({
+          apiVersion: 'v1',
+          kind: 'List',
+          items: [
+            ...coreDns(images.refs),
+            ...metricsServer(images.refs),
+            ...networkPolicies(images.refs),
+            ...localPathStorage(images.refs, join(folder, 'volumes')),
+          ],
+        });
+        for (const [namespace, name] of [
+          ['kube-system', 'deployment/coredns'],
+          ['kube-system', 'deployment/metrics-server'],
+          ['kube-system', 'daemonset/kube-network-policies'],
+          ['local-path-storage', 'deployment/local-path-provisioner'],
+        ]) {
+          await this.kubectl(['rollout', 'status', name, '-n', namespace, '--timeout=180s']);
+        }
+        await this.waitFor(
+          'the metrics API',
+          async () => {
+            const text = await this.kubectl(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/nodes']).catch(() => '');
+            return text.includes(NODE_NAME);
+          },
+          120,
+        );
+      },
+    );
   }
 
   async waitFor(what: string, check: () => Promise<boolean>, seconds: number): Promise<void> {
@@ -459,6 +464,13 @@ export class RealNode extends Cluster {
 
   /** Stops every process the node started, by PID, and undoes every change to the host. */
   async delete(): Promise<void> {
+    this.deleting ??= this.takeDown();
+    return this.deleting;
+  }
+
+  private deleting: Promise<void> | undefined;
+
+  private async takeDown(): Promise<void> {
     await this.processes.stopAll();
     // Leftover shims (they outlive containerd by design) are this node's: their sockets are in its folder.
     for (const pid of await shimsOf(this.folder)) kill(pid);

@@ -19,6 +19,17 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# FerretDB keeps no roles (every user may do everything) and refuses createUser with any: the init
+# scripts' users are created without them.
+ROLELESS='const roleless = (database) => {
+  const create = database.createUser.bind(database);
+  database.createUser = (user, ...rest) => create({ ...user, roles: [] }, ...rest);
+  const sibling = database.getSiblingDB.bind(database);
+  database.getSiblingDB = (name) => roleless(sibling(name));
+  return database;
+};
+roleless(db);'
+
 ferretdb() {
   command ferretdb --handler=sqlite --sqlite-url=file:/data/db/ --state-dir=/data/configdb \
     --telemetry=disable --test-enable-new-auth --debug-addr=127.0.0.1:8088 "$@"
@@ -40,7 +51,7 @@ if [ -z "$(ls -A /data/db)" ]; then
   for file in /docker-entrypoint-initdb.d/*; do
     case "$file" in
       *.sh) note "running $file"; . "$file" ;;
-      *.js) note "running $file"; shell "$file" ;;
+      *.js) note "running $file"; shell --eval "$ROLELESS" --file "$file" ;;
     esac
   done
   kill "$temporary" && wait "$temporary" || true
