@@ -1,13 +1,15 @@
+import * as aws from '@pulumi/aws';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { checkCapacity, parseRequests } from './infra/capacity';
 import type { ClusterTarget } from './infra/cluster';
 import { type EksSupportType, monthlyCost } from './infra/cost';
+import { DataSnapshots } from './infra/data-snapshots';
 import { DATABASE_RESOURCES, Database, type DbEngine } from './infra/database';
 import { EksCluster } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
-import { between, iamPrincipals, imageReference, oneOf } from './infra/settings';
+import { between, iamPrincipals, imageReference, oneOf, snapshotSource } from './infra/settings';
 import { type Exposure, WEB_RESOURCES, WebTier } from './infra/web-tier';
 
 const config = new pulumi.Config();
@@ -49,6 +51,8 @@ const eks =
           'STANDARD',
           'EXTENDED',
         ]),
+        snapshotSource: snapshotSource('dbSnapshot', config.require('dbSnapshot')),
+        snapshotsKept: between('dbSnapshotsKept', config.requireNumber('dbSnapshotsKept'), 1, 1000),
       }
     : undefined;
 
@@ -70,6 +74,13 @@ const cluster: ClusterTarget & { kubeconfig?: pulumi.Output<string> } = eks
       clusterName: `two-tier-${stack}`,
       kubernetesVersion: config.require('kubernetesVersion'),
       controlPlaneLogs: config.requireBoolean('controlPlaneLogs'),
+      snapshots: new DataSnapshots('data-snapshots', {
+        stack,
+        engine,
+        source: eks.snapshotSource,
+        keep: eks.snapshotsKept,
+        region: aws.config.region,
+      }),
     })
   : new LocalCluster('cluster', { kind: localCluster, context: config.get('kubeContext') ?? '' });
 
@@ -145,5 +156,5 @@ export const kubeconfig = cluster.kubeconfig;
 export const clusterName = cluster.clusterName;
 export const image = webImage.ref;
 export const dbEngine = engine;
-/** What the eks stack costs a month while it runs (USD, ap-south-1 list prices); a local cluster costs nothing here. */
+/** What the eks stack costs a month while it runs, with its disk's kept snapshots (USD, ap-south-1 list prices); a local cluster costs nothing here. */
 export const estimatedMonthlyCostUsd = eks ? monthlyCost({ ...eks, dbVolumeSizeGi: settings.dbVolumeSizeGi }).total : 0;

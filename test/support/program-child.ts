@@ -34,6 +34,8 @@ const mocks: pulumi.runtime.Mocks = {
       custom: args.custom ?? false,
       protect: false,
       retainOnDelete: false,
+      ignoreChanges: [],
+      deleteTimeout: '',
       dependencies: [],
       inputs,
     });
@@ -52,6 +54,8 @@ class RecordingMonitor extends MockMonitor {
         record.parent = request.getParent();
         record.protect = request.getProtect() ?? false;
         record.retainOnDelete = request.getRetainondelete() ?? false;
+        record.ignoreChanges = request.getIgnorechangesList();
+        record.deleteTimeout = request.getCustomtimeouts()?.getDelete() ?? '';
         record.dependencies = request.getDependenciesList();
       }
       callback(error, response);

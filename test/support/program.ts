@@ -15,6 +15,9 @@ export interface RecordedResource {
   custom: boolean;
   protect: boolean;
   retainOnDelete: boolean;
+  ignoreChanges: string[];
+  /** The customTimeouts delete option, when set. */
+  deleteTimeout: string;
   dependencies: string[];
   // biome-ignore lint/suspicious/noExplicitAny: resource inputs are whatever the program passed.
   inputs: Record<string, any>;
