@@ -4,8 +4,9 @@ import * as pulumi from '@pulumi/pulumi';
 import { checkCapacity, parseRequests } from './infra/capacity';
 import type { ClusterTarget } from './infra/cluster';
 import { type EksSupportType, monthlyCost } from './infra/cost';
+import { DataCopy } from './infra/data-copy';
 import { DataSnapshots } from './infra/data-snapshots';
-import { DATABASE_RESOURCES, Database, type DbEngine } from './infra/database';
+import { DATABASE_RESOURCES, Database, type DbEngine, serviceNameOf } from './infra/database';
 import { EksCluster } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
@@ -121,7 +122,8 @@ const webImage: Pick<WebImage, 'ref' | 'ready'> = prebuiltImage
       repositoryName: target === 'eks' ? `two-tier-${stack}/web` : 'two-tier-web',
     });
 
-const database = new Database('db', {
+const DATABASE = 'db';
+const database = new Database(DATABASE, {
   engine,
   namespace: namespace.metadata.name,
   provider: cluster.provider,
@@ -132,6 +134,16 @@ const database = new Database('db', {
   password: config.getSecret('dbPassword'),
   rootPassword: config.getSecret('dbRootPassword'),
   dependsOn: cluster.addons,
+});
+
+// Switching engines: the new engine's web pods first copy in what the old one holds, while it still runs.
+const previousEngine: DbEngine = engine === 'mysql' ? 'mongodb' : 'mysql';
+const dataCopy = new DataCopy('data-copy', {
+  namespace: namespace.metadata.name,
+  provider: cluster.provider,
+  database,
+  source: { engine: previousEngine, serviceName: serviceNameOf(DATABASE, previousEngine) },
+  image: webImage.ref,
 });
 
 const exposure: Exposure =
@@ -148,7 +160,8 @@ const web = new WebTier('web', {
   minReplicas,
   maxReplicas,
   cpuTargetPercent: settings.cpuTargetPercent,
-  dependsOn: [...cluster.addons, ...webImage.ready],
+  initContainers: [dataCopy.container],
+  dependsOn: [...cluster.addons, ...webImage.ready, dataCopy],
 });
 
 export const url = web.url;

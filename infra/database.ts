@@ -87,6 +87,11 @@ export const ENGINES: Record<DbEngine, EngineSpec> = {
   },
 };
 
+/** The database tier's Service name for an engine: what the web tier connects to, and an engine switch copies from. */
+export function serviceNameOf(name: string, engine: DbEngine): string {
+  return `${name}-${engine}`;
+}
+
 /** MongoDB's first boot creates only the administrator; this script, run once, adds the application's user. */
 const MONGO_INIT_SCRIPT = `// Runs once, on the first boot of an empty volume.
 const database = process.env.MONGO_INITDB_DATABASE;
@@ -124,7 +129,7 @@ export class Database extends pulumi.ComponentResource {
     const password = args.password ?? generated(`${name}-password`, this);
     const rootPassword = args.rootPassword ?? generated(`${name}-root-password`, this);
 
-    this.serviceName = pulumi.output(`${name}-${args.engine}`);
+    this.serviceName = pulumi.output(serviceNameOf(name, args.engine));
     this.host = pulumi.interpolate`${this.serviceName}.${args.namespace}.svc.cluster.local`;
     this.port = spec.port;
     this.engine = args.engine;

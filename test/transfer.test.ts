@@ -292,7 +292,7 @@ describe('the data command against MariaDB', () => {
     assert.match(usage.stderr, /^usage: data export FILE \| data import FILE \| data copy/);
   });
 
-  test('copy: a source whose host does not resolve is an empty source; any other lookup failure fails the copy', async () => {
+  test('copy: a source whose host does not resolve is an empty source; another lookup failure is tried again, then fails the copy', async () => {
     const target = await mysql();
     const env = {
       ...target.env,
@@ -311,14 +311,29 @@ describe('the data command against MariaDB', () => {
       'nothing to copy: db-mongodb.ns.svc.cluster.local does not resolve, so no mongodb database is there',
     );
 
+    const outage = () =>
+      Object.assign(new Error('getaddrinfo EAI_AGAIN db-mongodb.ns.svc.cluster.local'), { code: 'EAI_AGAIN' });
     const flaky = streams();
     const failed = await runDataCommand(['copy'], env, flaky.io, {
+      connectWithinMs: 0,
       resolve: async () => {
-        throw Object.assign(new Error('getaddrinfo EAI_AGAIN db-mongodb.ns.svc.cluster.local'), { code: 'EAI_AGAIN' });
+        throw outage();
       },
     });
     assert.equal(failed, 1, 'a DNS outage must not pass for an absent source');
     assert.equal(flaky.stderr(), 'data copy failed: getaddrinfo EAI_AGAIN db-mongodb.ns.svc.cluster.local');
+
+    let lookups = 0;
+    const recovered = streams();
+    const answer = await runDataCommand(['copy'], env, recovered.io, {
+      connectWithinMs: 5_000,
+      resolve: async () => {
+        lookups++;
+        throw lookups === 1 ? outage() : Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' });
+      },
+    });
+    assert.deepEqual([answer, lookups], [0, 2], 'a passing DNS outage is tried again until the deadline');
+    assert.match(recovered.stderr(), /^nothing to copy/);
 
     const same = streams();
     assert.equal(await runDataCommand(['copy'], { ...target.env, SOURCE_DB_ENGINE: 'mysql' }, same.io), 1);

@@ -24,7 +24,7 @@ export interface DataCommandIo {
 export interface DataCommandOptions {
   /** Resolves a host name; a name that does not exist (ENOTFOUND) means there is nothing to copy. */
   resolve?: (host: string) => Promise<unknown>;
-  /** How long `copy` keeps trying to reach both databases (they may still be starting). */
+  /** How long `copy` keeps trying to resolve the source and reach both databases (they may still be starting). */
   connectWithinMs?: number;
 }
 
@@ -40,10 +40,10 @@ export async function runDataCommand(
   // npm runs scripts from the repository root; a relative FILE means the folder the user typed it in.
   const file = name && name !== '-' ? resolvePath(env.INIT_CWD ?? process.cwd(), name) : name;
   const stores: Store[] = [];
-  const open = async (config: Config, attempts: Deadline) => {
+  const open = async (config: Config, attempt: Attempts) => {
     const store = await createStore(config);
     stores.push(store);
-    await attempts.connect(store);
+    await attempt(() => store.connect());
     return store;
   };
   try {
@@ -68,13 +68,13 @@ export async function runDataCommand(
         throw new ConfigError('SOURCE_DB_ENGINE must be the other engine than DB_ENGINE');
       }
       const host = hostOf(source);
-      if (!(await exists(host, resolve))) {
+      const attempt = persistently(connectWithinMs);
+      if (!(await attempt(() => exists(host, resolve)))) {
         say(`nothing to copy: ${host} does not resolve, so no ${source.DB_ENGINE} database is there`);
         return 0;
       }
-      const attempts = retrying(connectWithinMs);
-      const from = await open(source, attempts);
-      const into = await open(target, attempts);
+      const from = await open(source, attempt);
+      const into = await open(target, attempt);
       say(`copied ${from.engine} into ${into.engine}: ${report(await merge(into, await readAll(from)))}`);
       return 0;
     }
@@ -135,26 +135,22 @@ async function exists(host: string, resolve: (host: string) => Promise<unknown>)
   }
 }
 
-interface Deadline {
-  connect(store: Store): Promise<void>;
-}
+type Attempts = <T>(work: () => Promise<T>) => Promise<T>;
 
-const once: Deadline = { connect: (store) => store.connect() };
+const once: Attempts = (work) => work();
 
-/** Connection attempts until `withinMs` has passed, waiting 1 s, 2 s, … up to 10 s between them. */
-function retrying(withinMs: number): Deadline {
+/** Tries `work` until it succeeds or `withinMs` has passed, waiting 1 s, 2 s, … up to 10 s between tries. */
+function persistently(withinMs: number): Attempts {
   const deadline = Date.now() + withinMs;
-  return {
-    async connect(store) {
-      for (let wait = 1_000; ; wait = Math.min(wait * 2, 10_000)) {
-        try {
-          return await store.connect();
-        } catch (error) {
-          if (Date.now() + wait > deadline) throw error;
-          await new Promise((resume) => setTimeout(resume, wait));
-        }
+  return async (work) => {
+    for (let wait = 1_000; ; wait = Math.min(wait * 2, 10_000)) {
+      try {
+        return await work();
+      } catch (error) {
+        if (Date.now() + wait > deadline) throw error;
+        await new Promise((resume) => setTimeout(resume, wait));
       }
-    },
+    }
   };
 }
 
