@@ -6,13 +6,14 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { after, before, describe, test } from 'node:test';
+import { createConnection } from 'mysql2/promise';
 import { runDataCommand, storeConfig } from '../service/src/data';
 import { MemoryStore } from '../service/src/stores/memory';
 import type { Store } from '../service/src/stores/store';
 import { merge, parse, readAll, serialize, TransferFileError, type TransferItem } from '../service/src/transfer';
 import { freePort } from './support/ports';
 import { REPO } from './support/server-process';
-import { describeMongo, type StoreFixture, stopFerretdb, storeFixtures, unavailable } from './support/stores';
+import { describeMongo, MYSQL, type StoreFixture, stopFerretdb, storeFixtures, unavailable } from './support/stores';
 
 const T0 = Date.parse('2026-03-01T08:00:00.000Z');
 
@@ -284,8 +285,10 @@ describe('the data command against MariaDB', () => {
     const partial = await dataCommand(['import', '-'], target.env, cut.replace('"messages":1', '"messages":2'));
     assert.equal(partial.code, 1);
     assert.match(partial.stderr, /^the file is incomplete/);
-    await target.store.connect();
-    assert.deepEqual(await contents(target.store), [], 'a refused file wrote something');
+    const connection = await createConnection(MYSQL);
+    const [databases] = await connection.query('SHOW DATABASES LIKE ?', [target.env.MYSQL_DATABASE]);
+    await connection.end();
+    assert.deepEqual(databases, [], 'a refused file touched the database');
 
     const usage = await dataCommand(['backup'], target.env);
     assert.equal(usage.code, 2);

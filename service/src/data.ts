@@ -48,17 +48,20 @@ export async function runDataCommand(
   };
   try {
     if ((command === 'export' || command === 'import') && file && args.length === 2) {
-      const store = await open(storeConfig(env), once);
-      if (command === 'export') {
-        const items = await readAll(store);
-        const content = serialize(store.engine, items);
-        if (file === '-') io.stdout.write(content);
-        else await writeFile(file, content);
-        say(`exported ${summary(items)} from ${store.engine} to ${file === '-' ? 'standard output' : file}`);
-      } else {
+      const config = storeConfig(env);
+      if (command === 'import') {
+        // The whole file is checked before the database is touched: a bad file writes nothing.
         const items = parse(file === '-' ? await text(io.stdin) : await readFile(file, 'utf8'));
+        const store = await open(config, once);
         say(`imported into ${store.engine}: ${report(await merge(store, items))}`);
+        return 0;
       }
+      const store = await open(config, once);
+      const items = await readAll(store);
+      const content = serialize(store.engine, items);
+      if (file === '-') io.stdout.write(content);
+      else await writeFile(file, content);
+      say(`exported ${summary(items)} from ${store.engine} to ${file === '-' ? 'standard output' : file}`);
       return 0;
     }
     if (command === 'copy' && args.length === 1) {
