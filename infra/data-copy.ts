@@ -17,9 +17,6 @@ export interface DataCopyArgs {
   readonly image: pulumi.Input<string>;
 }
 
-/** The command the init container runs, from the image's working directory. */
-export const COPY_COMMAND = ['node', 'service/dist/data.js', 'copy'];
-
 /**
  * What carries the data over an engine switch: an init container of the web pods that adds to this
  * engine what the other engine's database holds and this one does not. The other engine's tier is
@@ -64,7 +61,8 @@ export class DataCopy extends pulumi.ComponentResource {
       name: 'copy-data',
       image: args.image,
       imagePullPolicy: 'IfNotPresent',
-      command: COPY_COMMAND,
+      // From the image's working directory, beside service/dist/server.js.
+      command: ['node', 'service/dist/data.js', 'copy'],
       env: [
         { name: 'DB_ENGINE', value: args.database.engine },
         ...databaseEnv(args.database),

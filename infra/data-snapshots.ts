@@ -19,7 +19,7 @@ export interface DataSnapshotsArgs {
   readonly region?: string;
 }
 
-export const SNAPSHOT_TAGS = { stack: 'two-tier/stack', engine: 'two-tier/engine' } as const;
+const SNAPSHOT_TAGS = { stack: 'two-tier/stack', engine: 'two-tier/engine' } as const;
 const DLM_POLICY = 'arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole';
 /** 13:00 UTC is 18:30 in Mumbai: while a stack that the 20:00 IST workflow destroys is still up. */
 const DAILY_AT = '13:00';
@@ -29,7 +29,7 @@ const DAILY_AT = '13:00';
  * snapshots of the stack and engine beyond the newest $KEEP, never $PINNED. It never fails the destroy:
  * without the AWS CLI or its permissions it says what it left, and the next destroy tries again.
  */
-export const PRUNE_SCRIPT = `set -u
+const PRUNE_SCRIPT = `set -u
 if ! command -v aws >/dev/null 2>&1; then
   echo "two-tier: no AWS CLI here: snapshots of $STACK/$ENGINE beyond the newest $KEEP were kept" >&2
   exit 0
