@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { MAX_MESSAGE_LENGTH } from './schemas';
-import type { JsonObject, Page, PageQuery, Store } from './stores/store';
+import { IdempotencyConflictError, type JsonObject, type Page, type PageQuery, type Store } from './stores/store';
 import { assertMessageText, assertStorableDocument } from './validation';
 
 /** What the first line of an export file says: its format, where it came from and how many items follow. */
@@ -28,6 +28,7 @@ const FORMAT = 'two-tier-data';
 const VERSION = 1;
 /** Items read per page; the store caps a page's bytes itself. */
 const PAGE = 500;
+const WRITE_ATTEMPTS = 5;
 
 /** Every message, then every document, each kind oldest first: the order ids were given in. */
 export async function readAll(store: Store): Promise<TransferItem[]> {
@@ -158,11 +159,27 @@ export async function merge(target: Store, items: TransferItem[]): Promise<Merge
     }
     const fingerprint = digest(`${content}#${occurrence}`);
     const idempotency = { key: `transfer:${fingerprint}`, fingerprint };
-    if (item.kind === 'message') await target.addMessage(item.message, new Date(item.createdAt), idempotency);
-    else await target.addDocument(item.document, idempotency);
+    await again(() =>
+      item.kind === 'message'
+        ? target.addMessage(item.message, new Date(item.createdAt), idempotency)
+        : target.addDocument(item.document, idempotency),
+    );
     counts.added++;
   }
   return report;
+}
+
+/** Tries a write again after a failure (MySQL ends one of two racing writes of a key as a deadlock); its idempotency key makes a repeat safe. */
+async function again(write: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (error) {
+      if (attempt === WRITE_ATTEMPTS || error instanceof IdempotencyConflictError) throw error;
+      await new Promise((resume) => setTimeout(resume, 50 * attempt));
+    }
+  }
 }
 
 /** What makes two items the same item, whatever their ids. */
