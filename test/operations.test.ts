@@ -258,7 +258,10 @@ describe('destroy leaves nothing billable: the dependency order under mocks', ()
     // The load balancer's Service is deleted before the add-ons, the nodes and the cluster (test above), so its
     // interfaces are long gone when destroy reaches the subnets.
     const readme = await readFile(join(REPO, 'README.md'), 'utf8');
-    const destroy = readme.slice(readme.indexOf('\n## Destroy'), readme.indexOf('\n## Capacity and cost'));
+    // The section runs to the next heading of its level, wherever the README puts it.
+    const start = readme.indexOf('\n## Destroy');
+    assert.ok(start >= 0, 'the README has no Destroy section');
+    const destroy = readme.slice(start, readme.indexOf('\n## ', start + 1));
     assert.doesNotMatch(destroy, /not yet\s+released the load balancer's network interfaces/);
     assert.match(destroy, /VPC CNI/);
     assert.match(destroy, /Name=description,Values='aws-K8S-\*'/);
