@@ -1,13 +1,16 @@
+import * as aws from '@pulumi/aws';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { checkCapacity, parseRequests } from './infra/capacity';
 import type { ClusterTarget } from './infra/cluster';
 import { type EksSupportType, monthlyCost } from './infra/cost';
-import { DATABASE_RESOURCES, Database, type DbEngine, OFFICIAL_IMAGES } from './infra/database';
+import { DataCopy } from './infra/data-copy';
+import { DataSnapshots } from './infra/data-snapshots';
+import { DATABASE_RESOURCES, Database, type DbEngine, OFFICIAL_IMAGES, serviceNameOf } from './infra/database';
 import { EksCluster, ZONE_COUNT } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
-import { between, databasePassword, iamPrincipals, imageReference, oneOf } from './infra/settings';
+import { between, databasePassword, iamPrincipals, imageReference, oneOf, snapshotSource } from './infra/settings';
 import { type Exposure, WEB_RESOURCES, WebTier } from './infra/web-tier';
 
 const config = new pulumi.Config();
@@ -55,6 +58,8 @@ const eks =
           'STANDARD',
           'EXTENDED',
         ]),
+        snapshotSource: snapshotSource('dbSnapshot', config.require('dbSnapshot')),
+        snapshotsKept: between('dbSnapshotsKept', config.requireNumber('dbSnapshotsKept'), 1, 1000),
       }
     : undefined;
 
@@ -77,6 +82,13 @@ const cluster: ClusterTarget & { kubeconfig?: pulumi.Output<string> } = eks
       kubernetesVersion: config.require('kubernetesVersion'),
       controlPlaneLogs: config.requireBoolean('controlPlaneLogs'),
       awsProfile: new pulumi.Config('aws').get('profile'),
+      snapshots: new DataSnapshots('data-snapshots', {
+        stack,
+        engine,
+        source: eks.snapshotSource,
+        keep: eks.snapshotsKept,
+        region: aws.config.region,
+      }),
     })
   : new LocalCluster('cluster', { kind: localCluster, context: config.get('kubeContext') ?? '' });
 
@@ -117,7 +129,8 @@ const webImage: Pick<WebImage, 'ref' | 'ready'> = prebuiltImage
       repositoryName: target === 'eks' ? `two-tier-${stack}/web` : 'two-tier-web',
     });
 
-const database = new Database('db', {
+const DATABASE = 'db';
+const database = new Database(DATABASE, {
   engine,
   image: dbImage ?? OFFICIAL_IMAGES[engine][target === 'eks' ? 'ecrPublic' : 'dockerHub'],
   namespace: namespace.metadata.name,
@@ -129,6 +142,16 @@ const database = new Database('db', {
   password: dbPassword,
   rootPassword: dbRootPassword,
   dependsOn: cluster.addons,
+});
+
+// Switching engines: the new engine's web pods first copy in what the old one holds, while it still runs.
+const previousEngine: DbEngine = engine === 'mysql' ? 'mongodb' : 'mysql';
+const dataCopy = new DataCopy('data-copy', {
+  namespace: namespace.metadata.name,
+  provider: cluster.provider,
+  database,
+  source: { engine: previousEngine, serviceName: serviceNameOf(DATABASE, previousEngine) },
+  image: webImage.ref,
 });
 
 const exposure: Exposure =
@@ -145,7 +168,8 @@ const web = new WebTier('web', {
   minReplicas,
   maxReplicas,
   cpuTargetPercent: settings.cpuTargetPercent,
-  dependsOn: [...cluster.addons, ...webImage.ready],
+  initContainers: [dataCopy.container],
+  dependsOn: [...cluster.addons, ...webImage.ready, dataCopy],
 });
 
 export const url = web.url;
@@ -153,7 +177,7 @@ export const kubeconfig = cluster.kubeconfig;
 export const clusterName = cluster.clusterName;
 export const image = webImage.ref;
 export const dbEngine = engine;
-/** What the eks stack costs a month while it runs (USD, ap-south-1 list prices); a local cluster costs nothing here. */
+/** What the eks stack costs a month while it runs, with its disk's kept snapshots (USD, ap-south-1 list prices); a local cluster costs nothing here. */
 export const estimatedMonthlyCostUsd = eks
   ? monthlyCost({ ...eks, dbVolumeSizeGi: settings.dbVolumeSizeGi, zones: ZONE_COUNT }).total
   : 0;

@@ -11,16 +11,18 @@ export const STANDARD_SUPPORT_ENDS: Record<string, string> = { '1.34': '2026-12-
 
 /**
  * Monthly prices in ap-south-1 (Mumbai), USD, from the AWS public price list as of 2026-11-01
- * (https://aws.amazon.com/eks/pricing/, /ec2/pricing/on-demand/, /ebs/pricing/, /elasticloadbalancing/pricing/,
- * /vpc/pricing/). Usage-based charges (data transfer, load balancer traffic, CloudWatch ingestion) are
- * not included; nor are T3 surplus CPU credits, which the nodes never spend: their launch template sets
- * standard credits (infra/eks-cluster.ts), so sustained CPU above the baseline is throttled, not billed.
+ * (https://aws.amazon.com/eks/pricing/, /ec2/pricing/on-demand/, /ebs/pricing/ (gp3 volumes; snapshots in
+ * the standard tier), /elasticloadbalancing/pricing/, /vpc/pricing/). Usage-based charges (data transfer,
+ * load balancer traffic, CloudWatch ingestion) are not included; nor are T3 surplus CPU credits, which the
+ * nodes never spend: their launch template sets standard credits (infra/eks-cluster.ts), so sustained CPU
+ * above the baseline is throttled, not billed.
  */
 export const PRICES = {
   date: '2026-11-01',
   hoursPerMonth: 730,
   eksControlPlaneHourly: { STANDARD: 0.1, EXTENDED: 0.6 },
   gp3GibMonth: 0.0912,
+  ebsSnapshotGibMonth: 0.05,
   classicLoadBalancerHourly: 0.0283,
   publicIpv4Hourly: 0.005,
 } as const;
@@ -33,6 +35,8 @@ export interface CostInput {
   dbVolumeSizeGi: number;
   /** The zones the load balancer is enabled in: it holds a public IPv4 address in each. */
   zones: number;
+  /** Snapshots of the database disk kept per stack and engine. */
+  snapshotsKept: number;
 }
 
 export interface CostBreakdown {
@@ -41,6 +45,8 @@ export interface CostBreakdown {
   nodeVolumes: number;
   nodePublicIps: number;
   databaseVolume: number;
+  /** At most: each kept snapshot priced as a full copy of the disk (they are incremental, so usually far less). */
+  databaseSnapshots: number;
   loadBalancer: number;
   loadBalancerPublicIps: number;
   total: number;
@@ -58,6 +64,7 @@ export function monthlyCost(input: CostInput): CostBreakdown {
     // Nodes in public subnets have a public IPv4 address each, billed since 2024.
     nodePublicIps: PRICES.publicIpv4Hourly * hours * input.nodeCount,
     databaseVolume: PRICES.gp3GibMonth * input.dbVolumeSizeGi,
+    databaseSnapshots: PRICES.ebsSnapshotGibMonth * input.dbVolumeSizeGi * input.snapshotsKept,
     loadBalancer: PRICES.classicLoadBalancerHourly * hours,
     loadBalancerPublicIps: PRICES.publicIpv4Hourly * hours * input.zones,
   };

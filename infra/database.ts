@@ -153,6 +153,11 @@ export const ENGINES: Record<DbEngine, EngineSpec> = {
   },
 };
 
+/** The database tier's Service name for an engine: what the web tier connects to, and an engine switch copies from. */
+export function serviceNameOf(name: string, engine: DbEngine): string {
+  return `${name}-${engine}`;
+}
+
 /**
  * The database tier: one StatefulSet pod on a persistent volume, reachable only inside the cluster,
  * by its Service's DNS name. Its passwords are generated once and kept in the stack's state, so they
@@ -180,7 +185,7 @@ export class Database extends pulumi.ComponentResource {
     const password = args.password ?? generated(`${name}-password`, this);
     const rootPassword = args.rootPassword ?? generated(`${name}-root-password`, this);
 
-    this.serviceName = pulumi.output(`${name}-${args.engine}`);
+    this.serviceName = pulumi.output(serviceNameOf(name, args.engine));
     this.host = pulumi.interpolate`${this.serviceName}.${args.namespace}.svc.cluster.local`;
     this.port = spec.port;
     this.engine = args.engine;

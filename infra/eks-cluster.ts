@@ -5,6 +5,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { type ClusterTarget, type DataVolumeArgs, PROVIDER_SETTINGS } from './cluster';
 import { ClusterAccess, CREATED_BY_TAG, clusterCreator } from './cluster-access';
 import type { EksSupportType } from './cost';
+import type { DataSnapshots } from './data-snapshots';
 import { isBurstable } from './instance-types';
 
 export interface EksClusterArgs {
@@ -26,6 +27,8 @@ export interface EksClusterArgs {
   readonly controlPlaneLogs: boolean;
   /** The stack's `aws:profile`, if any: the Kubernetes provider's `aws eks get-token` must use it too. */
   readonly awsProfile?: string;
+  /** What the data disk starts from and the tags its snapshots carry; the disk is snapshotted before it is deleted. */
+  readonly snapshots: DataSnapshots;
 }
 
 const CIDR = '10.42.0.0/16';
@@ -52,6 +55,7 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
   /** The zone data volumes are created in, and so where the pods that mount them run. */
   private readonly dataZone: pulumi.Output<string>;
   private readonly ebsCsi: aws.eks.Addon;
+  private readonly snapshots: DataSnapshots;
 
   constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super('twotier:infra:EksCluster', name, {}, opts);
@@ -276,6 +280,7 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
     this.storageClassName = storageClass.metadata.name;
     this.dataZone = zones.apply((names) => names[0] as string);
     this.ebsCsi = ebsCsi;
+    this.snapshots = args.snapshots;
     this.addons = [ebsCsi, metricsServer, storageClass];
     this.registerOutputs({
       clusterName: this.clusterName,
@@ -285,7 +290,8 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
   }
 
   /** The stack's own gp3 encrypted EBS volume as a PersistentVolume for one claim. Pulumi deletes the disk itself
-   * (after the pod, claim and PV, while the CSI driver can still detach it), or leaves only the disk when `keep`. */
+   * (after the pod, claim and PV, while the CSI driver can still detach it), or leaves only the disk when `keep`.
+   * The provider snapshots it first (`finalSnapshot`, with the disk's tags); a new disk starts from `restoreFrom`. */
   public dataVolume(name: string, args: DataVolumeArgs): k8s.core.v1.PersistentVolume {
     const volume = new aws.ebs.Volume(
       `${name}-ebs`,
@@ -294,9 +300,23 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
         size: args.sizeGi,
         type: 'gp3',
         encrypted: true,
-        tags: { Name: pulumi.interpolate`${args.namespace}/${args.claimName}`, 'two-tier/claim': args.claimName },
+        snapshotId: this.snapshots.restoreFrom,
+        finalSnapshot: true,
+        tags: {
+          Name: pulumi.interpolate`${args.namespace}/${args.claimName}`,
+          'two-tier/claim': args.claimName,
+          ...this.snapshots.tags,
+        },
       },
-      { parent: args.parent, retainOnDelete: args.keep, dependsOn: [this.ebsCsi] },
+      {
+        parent: args.parent,
+        retainOnDelete: args.keep,
+        dependsOn: [this.ebsCsi, this.snapshots.prune],
+        // Only a new disk starts from a snapshot: a newer snapshot must never replace the disk in use.
+        ignoreChanges: ['snapshotId'],
+        // Deleting now waits for the final snapshot to complete (the provider's default is 10 minutes).
+        customTimeouts: { delete: '40m' },
+      },
     );
     return new k8s.core.v1.PersistentVolume(
       `${name}-pv`,

@@ -1,4 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
+import type { SnapshotSource } from './data-snapshots';
 
 /** A config value outside its allowed set: one line at preview that names the key and the choices. */
 export function oneOf<T extends string>(key: string, value: string, allowed: readonly T[]): T {
@@ -25,6 +26,16 @@ export function iamPrincipals(key: string, values: unknown): string[] {
 export function between(key: string, value: number, min: number, max: number): number {
   if (Number.isInteger(value) && value >= min && value <= max) return value;
   throw new pulumi.RunError(`config two-tier:${key} must be a whole number from ${min} to ${max}; it is ${value}`);
+}
+
+/** Where a new data disk starts from: `newest`, `none`, or an EBS snapshot id (snap- and 8 or 17 hex digits). */
+export function snapshotSource(key: string, value: string): SnapshotSource {
+  if (value === 'newest' || value === 'none' || /^snap-(?:[0-9a-f]{8}|[0-9a-f]{17})$/.test(value)) {
+    return value as SnapshotSource;
+  }
+  throw new pulumi.RunError(
+    `config two-tier:${key} must be newest, none or a snapshot id (snap-0123456789abcdef0); it is "${value}" (set it with: pulumi config set ${key} <value>)`,
+  );
 }
 
 const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';

@@ -25,6 +25,8 @@ export interface WebTierArgs {
   readonly cpuTargetPercent: number;
   /** What must exist first and be deleted last (the cluster's add-ons, the image load). */
   readonly dependsOn?: pulumi.Resource[];
+  /** Run to completion in every pod before the web container starts (the copy of an engine switch). */
+  readonly initContainers?: k8s.types.input.core.v1.Container[];
 }
 
 export const WEB_PORT = 5000;
@@ -59,20 +61,6 @@ export class WebTier extends pulumi.ComponentResource {
     const metadata = (suffix: string) => ({ name: `${name}-${suffix}`, namespace: args.namespace, labels });
     const db = args.database;
 
-    const databaseEnv =
-      db.engine === 'mysql'
-        ? [
-            { name: 'MYSQL_HOST', value: db.host },
-            { name: 'MYSQL_PORT', value: String(db.port) },
-            { name: 'MYSQL_USER', valueFrom: fromSecret(db.secretName, 'username') },
-            { name: 'MYSQL_PASSWORD', valueFrom: fromSecret(db.secretName, 'password') },
-            { name: 'MYSQL_DATABASE', value: APP_DATABASE },
-          ]
-        : [
-            { name: 'MONGODB_URL', valueFrom: fromSecret(db.secretName, 'url') },
-            { name: 'MONGODB_DATABASE', value: APP_DATABASE },
-          ];
-
     const httpProbe = (path: string, periodSeconds: number, failureThreshold: number) => ({
       httpGet: { path, port: 'http' },
       periodSeconds,
@@ -98,6 +86,7 @@ export class WebTier extends pulumi.ComponentResource {
               automountServiceAccountToken: false,
               securityContext: restrictedPod(WEB_UID),
               terminationGracePeriodSeconds: GRACE_PERIOD_SECONDS,
+              initContainers: args.initContainers,
               topologySpreadConstraints: [
                 {
                   maxSkew: 1,
@@ -118,7 +107,7 @@ export class WebTier extends pulumi.ComponentResource {
                     { name: 'DB_ENGINE', value: db.engine },
                     { name: 'LOG_LEVEL', value: 'info' },
                     { name: 'NODE_OPTIONS', value: WEB_NODE_OPTIONS },
-                    ...databaseEnv,
+                    ...databaseEnv(db),
                   ],
                   startupProbe: httpProbe('/health', 1, 30),
                   livenessProbe: httpProbe('/health', 10, 3),
@@ -191,4 +180,20 @@ export class WebTier extends pulumi.ComponentResource {
 
     this.registerOutputs({ serviceName: this.serviceName, url: this.url });
   }
+}
+
+/** The service's variables for a database tier: its Service's DNS name and the credentials from its Secret. */
+export function databaseEnv(db: Database): k8s.types.input.core.v1.EnvVar[] {
+  return db.engine === 'mysql'
+    ? [
+        { name: 'MYSQL_HOST', value: db.host },
+        { name: 'MYSQL_PORT', value: String(db.port) },
+        { name: 'MYSQL_USER', valueFrom: fromSecret(db.secretName, 'username') },
+        { name: 'MYSQL_PASSWORD', valueFrom: fromSecret(db.secretName, 'password') },
+        { name: 'MYSQL_DATABASE', value: APP_DATABASE },
+      ]
+    : [
+        { name: 'MONGODB_URL', valueFrom: fromSecret(db.secretName, 'url') },
+        { name: 'MONGODB_DATABASE', value: APP_DATABASE },
+      ];
 }

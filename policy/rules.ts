@@ -140,14 +140,17 @@ export const readOnlyRootFilesystemEverywhere: ResourceRule = {
 
 export const resourcesAndProbes: ResourceRule = {
   name: 'resources-and-probes',
-  description: 'Every container has CPU and memory requests, a memory limit, and liveness and readiness probes',
+  description:
+    'Every container has CPU and memory requests and a memory limit; every one but an init container liveness and readiness probes',
   enforcementLevel: 'mandatory',
-  check: perContainer((container) => {
+  check: perContainer((container, pod) => {
     const problems: string[] = [];
     const resources = container.resources ?? {};
     if (!resources.requests?.cpu) problems.push('has no CPU request');
     if (!resources.requests?.memory) problems.push('has no memory request');
     if (!resources.limits?.memory) problems.push('has no memory limit');
+    // An init container runs to completion before the others start: Kubernetes refuses probes on it.
+    if ((pod.initContainers ?? []).some((init: Spec) => init.name === container.name)) return problems;
     if (!container.livenessProbe) problems.push('has no liveness probe');
     if (!container.readinessProbe) problems.push('has no readiness probe');
     return problems;

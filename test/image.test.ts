@@ -50,13 +50,9 @@ let build: string;
  */
 async function executeRuntimeStage(): Promise<Image> {
   build = await mkdtemp(join(tmpdir(), 'two-tier-build-'));
-  await run(
-    'npm',
-    ['run', 'build', '--workspace', 'service', '--', `--outfile=${join(build, 'service', 'dist', 'server.js')}`],
-    {
-      cwd: REPO,
-    },
-  );
+  await run('npm', ['run', 'build', '--workspace', 'service', '--', `--outdir=${join(build, 'service', 'dist')}`], {
+    cwd: REPO,
+  });
   const root = await mkdtemp(join(tmpdir(), 'two-tier-image-'));
   // mkdtemp makes the folder private to root; the image's user must be able to enter it.
   await chmod(root, 0o755);
@@ -193,7 +189,7 @@ test("one Node.js major everywhere: the image's, engines, the bundle's target, .
   assert.deepEqual(others, [], `the image runs Node.js ${major}; these do not`);
 });
 
-test('the image runs under its Node major as its non-root user, with the application read-only: healthy, ready, page files, exit 0', async () => {
+test('the image runs under its Node major as its non-root user, with the application read-only: healthy, ready, page files, exit 0; its data command exports', async () => {
   const major = /^ARG NODE_IMAGE=node:(\d+)\./m.exec(await dockerfile)?.[1];
   assert.equal(
     process.versions.node.split('.')[0],
@@ -232,6 +228,14 @@ test('the image runs under its Node major as its non-root user, with the applica
     assert.equal(owner, String(uid), 'the service did not run as the image user');
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0);
+    // What the web pods' init container runs, from the same files, user and read-only root.
+    const exported = await run(
+      'setpriv',
+      [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', node, 'service/dist/data.js', 'export', '-'],
+      { cwd: image.app, env: { PATH: process.env.PATH ?? '', ...image.env, ...mysqlEnv(database) } },
+    );
+    assert.match(exported.stdout, /^\{"format":"two-tier-data","version":1,"engine":"mysql",/);
+    assert.equal(exported.stderr.trim(), 'exported 0 messages and 0 documents from mysql to standard output');
   } finally {
     server.kill();
     await dropMysqlDatabase(database);

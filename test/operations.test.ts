@@ -74,7 +74,7 @@ describe('capacity, checked before anything is created', () => {
 describe('cost', () => {
   test('the eks stack exports its monthly estimate; the local stack exports 0', async () => {
     const [eks, dev] = await Promise.all([runProgram('eks'), runProgram('dev')]);
-    assert.equal(eks.outputs.estimatedMonthlyCostUsd?.value, 144.7);
+    assert.equal(eks.outputs.estimatedMonthlyCostUsd?.value, 145.05);
     assert.equal(dev.outputs.estimatedMonthlyCostUsd?.value, 0);
   });
 
@@ -86,6 +86,7 @@ describe('cost', () => {
         nodeCount: 2,
         nodeVolumeSizeGi: 20,
         dbVolumeSizeGi: 1,
+        snapshotsKept: 7,
         supportType: 'STANDARD',
         zones: 2,
       }),
@@ -95,10 +96,11 @@ describe('cost', () => {
         nodeVolumes: 3.65,
         nodePublicIps: 7.3,
         databaseVolume: 0.09,
+        databaseSnapshots: 0.35,
         loadBalancer: 20.66,
         // One public IPv4 address for each zone the load balancer is enabled in: both subnets' zones.
         loadBalancerPublicIps: 7.3,
-        total: 144.7,
+        total: 145.05,
       },
     );
   });
@@ -107,7 +109,27 @@ describe('cost', () => {
     const extended = await runProgram('eks', { eksSupportType: 'EXTENDED' });
     assert.deepEqual(extended.errors, []);
     assert.deepEqual(one(extended, 'eks:index:Cluster').inputs.upgradePolicy, { supportType: 'EXTENDED' });
-    assert.equal(extended.outputs.estimatedMonthlyCostUsd?.value, 144.7 + 0.5 * 730);
+    assert.equal(extended.outputs.estimatedMonthlyCostUsd?.value, 145.05 + 0.5 * 730);
+  });
+
+  test('the kept snapshots of the disk are priced at the dated snapshot price: a full copy of the disk each, at most', async () => {
+    assert.equal(PRICES.ebsSnapshotGibMonth, 0.05);
+    const [defaults, more] = await Promise.all([
+      runProgram('eks'),
+      runProgram('eks', { dbSnapshotsKept: 14, dbVolumeSizeGi: 10 }),
+    ]);
+    assert.deepEqual(more.errors, []);
+    const volumeMore = 0.0912 * 9;
+    const snapshotsMore = 0.05 * (14 * 10 - 7 * 1);
+    assert.ok(
+      Math.abs(
+        Number(more.outputs.estimatedMonthlyCostUsd?.value) -
+          Number(defaults.outputs.estimatedMonthlyCostUsd?.value) -
+          volumeMore -
+          snapshotsMore,
+      ) <= 0.01,
+      `the estimate moved by ${Number(more.outputs.estimatedMonthlyCostUsd?.value) - Number(defaults.outputs.estimatedMonthlyCostUsd?.value)}, not by the disk and its 14 snapshots`,
+    );
   });
 
   test('the default Kubernetes version is in standard support on 2026-11-22 and for three months after', () => {
@@ -123,6 +145,7 @@ describe('cost', () => {
       nodeCount: 2,
       nodeVolumeSizeGi: 20,
       dbVolumeSizeGi: 1,
+      snapshotsKept: 7,
       supportType: 'STANDARD',
       zones: 2,
     });
@@ -131,6 +154,7 @@ describe('cost', () => {
       nodeCount: 4,
       nodeVolumeSizeGi: 20,
       dbVolumeSizeGi: 1,
+      snapshotsKept: 7,
       supportType: 'STANDARD',
       zones: 2,
     });
@@ -234,7 +258,10 @@ describe('destroy leaves nothing billable: the dependency order under mocks', ()
     // The load balancer's Service is deleted before the add-ons, the nodes and the cluster (test above), so its
     // interfaces are long gone when destroy reaches the subnets.
     const readme = await readFile(join(REPO, 'README.md'), 'utf8');
-    const destroy = readme.slice(readme.indexOf('\n## Destroy'), readme.indexOf('\n## Capacity and cost'));
+    // The section runs to the next heading of its level, wherever the README puts it.
+    const start = readme.indexOf('\n## Destroy');
+    assert.ok(start >= 0, 'the README has no Destroy section');
+    const destroy = readme.slice(start, readme.indexOf('\n## ', start + 1));
     assert.doesNotMatch(destroy, /not yet\s+released the load balancer's network interfaces/);
     assert.match(destroy, /VPC CNI/);
     assert.match(destroy, /Name=description,Values='aws-K8S-\*'/);

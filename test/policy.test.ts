@@ -118,7 +118,10 @@ const FIXTURES: Array<{ what: string; stack: 'dev' | 'eks'; mutate: Mutation; ex
     mutate: (r) => {
       delete webPod(r).securityContext.seccompProfile;
     },
-    expected: ['pod-security-restricted: web-deployment: container web has no RuntimeDefault seccomp profile'],
+    expected: [
+      'pod-security-restricted: web-deployment: container copy-data has no RuntimeDefault seccomp profile',
+      'pod-security-restricted: web-deployment: container web has no RuntimeDefault seccomp profile',
+    ],
   },
   {
     what: 'a writable root filesystem on the web tier',
@@ -200,6 +203,14 @@ const FIXTURES: Array<{ what: string; stack: 'dev' | 'eks'; mutate: Mutation; ex
     ],
   },
   {
+    what: 'an init container without limits (it needs no probes: it runs to completion)',
+    stack: 'dev',
+    mutate: (r) => {
+      delete webPod(r).initContainers[0].resources.limits;
+    },
+    expected: ['resources-and-probes: web-deployment: container copy-data has no memory limit'],
+  },
+  {
     what: 'a LoadBalancer database Service',
     stack: 'eks',
     mutate: (r) => {
@@ -237,7 +248,7 @@ const FIXTURES: Array<{ what: string; stack: 'dev' | 'eks'; mutate: Mutation; ex
     what: 'no network policy for the database',
     stack: 'dev',
     mutate: (r) => {
-      r.splice(r.indexOf(find(r, 'db-allow-web')), 1);
+      for (const name of ['db-allow-web', 'data-copy-allow-web-mongodb']) r.splice(r.indexOf(find(r, name)), 1);
     },
     expected: ['network-isolation: no NetworkPolicy selects the database pods'],
   },

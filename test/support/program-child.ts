@@ -37,6 +37,8 @@ const mocks: pulumi.runtime.Mocks = {
       custom: args.custom ?? false,
       protect: false,
       retainOnDelete: false,
+      ignoreChanges: [],
+      deleteTimeout: '',
       dependencies: [],
       aliases: [],
       inputs,
@@ -70,6 +72,8 @@ class RecordingMonitor extends MockMonitor {
         record.parent = request.getParent();
         record.protect = request.getProtect() ?? false;
         record.retainOnDelete = request.getRetainondelete() ?? false;
+        record.ignoreChanges = request.getIgnorechangesList();
+        record.deleteTimeout = request.getCustomtimeouts()?.getDelete() ?? '';
         record.dependencies = request.getDependenciesList();
         // The mock monitor takes aliases as URNs; a monitor that takes alias specs gets those instead.
         record.aliases = [

@@ -99,6 +99,31 @@ function eksKubeconfig(clusterName: string, profileName?: string): string {
   });
 }
 
+/** An EBS snapshot of the account, as a test lays them out in MOCK_EBS_SNAPSHOTS (a JSON array). */
+export interface MockSnapshot {
+  id: string;
+  startTime: string;
+  state: 'completed' | 'pending' | 'error';
+  tags: Record<string, string>;
+}
+
+/** getSnapshotIds over MOCK_EBS_SNAPSHOTS: the filters EC2 applies, newest first as the provider sorts them. */
+function snapshotIds(inputs: { owners?: string[]; filters?: { name: string; values: string[] }[] }) {
+  const snapshots = JSON.parse(process.env.MOCK_EBS_SNAPSHOTS ?? '[]') as MockSnapshot[];
+  if (JSON.stringify(inputs.owners) !== '["self"]')
+    throw new Error("getSnapshotIds must ask for the account's own snapshots");
+  const matches = (snapshot: MockSnapshot, { name, values }: { name: string; values: string[] }) => {
+    if (name.startsWith('tag:')) return values.includes(snapshot.tags[name.slice('tag:'.length)] ?? '');
+    if (name === 'status') return values.includes(snapshot.state);
+    throw new Error(`the snapshot mock does not know the filter ${name}`);
+  };
+  const ids = snapshots
+    .filter((snapshot) => (inputs.filters ?? []).every((filter) => matches(snapshot, filter)))
+    .sort((a, b) => b.startTime.localeCompare(a.startTime))
+    .map((snapshot) => snapshot.id);
+  return { id: 'ap-south-1', ids };
+}
+
 /** Provider functions the program calls; any other call is a test failure, not a silent empty answer. */
 export function mockCall(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
   switch (args.token) {
@@ -137,6 +162,8 @@ export function mockCall(args: pulumi.runtime.MockCallArgs): pulumi.runtime.Mock
         authorizationToken: 'QVdTOmVjci10b2tlbg==',
         proxyEndpoint: 'https://123456789012.dkr.ecr.ap-south-1.amazonaws.com',
       };
+    case 'aws:ebs/getSnapshotIds:getSnapshotIds':
+      return snapshotIds(args.inputs);
     default:
       throw new Error(`the program called ${args.token}, which the mocks do not know`);
   }

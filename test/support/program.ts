@@ -15,6 +15,9 @@ export interface RecordedResource {
   custom: boolean;
   protect: boolean;
   retainOnDelete: boolean;
+  ignoreChanges: string[];
+  /** The customTimeouts delete option, when set. */
+  deleteTimeout: string;
   dependencies: string[];
   /** The names and parents this resource was known by before (`aliases`). */
   aliases: Array<{ name?: string; parentUrn?: string; urn?: string }>;

@@ -11,6 +11,8 @@ export const ENGINES: Engine[] = ['memory', 'mysql', 'mongodb'];
 /** A store on a database of its own; whoever uses the store closes it, then calls `drop()`. */
 export interface StoreFixture {
   store: Store;
+  /** The service's environment for the same database, for a process of its own. */
+  env: Record<string, string>;
   /** Removes the fixture's database. */
   drop(): Promise<void>;
 }
@@ -79,12 +81,16 @@ export async function stopFerretdb(): Promise<void> {
 
 export const storeFixtures: Record<Engine, () => Promise<StoreFixture>> = {
   async memory() {
-    return { store: new MemoryStore(), drop: async () => {} };
+    return { store: new MemoryStore(), env: { DB_ENGINE: 'memory' }, drop: async () => {} };
   },
 
   async mysql() {
     const database = uniqueName();
-    return { store: new MysqlStore({ ...MYSQL, database }), drop: () => dropMysqlDatabase(database) };
+    return {
+      store: new MysqlStore({ ...MYSQL, database }),
+      env: mysqlEnv(database),
+      drop: () => dropMysqlDatabase(database),
+    };
   },
 
   async mongodb() {
@@ -92,6 +98,7 @@ export const storeFixtures: Record<Engine, () => Promise<StoreFixture>> = {
     const database = uniqueName();
     return {
       store: new MongoStore({ url, database }),
+      env: { DB_ENGINE: 'mongodb', MONGODB_URL: url, MONGODB_DATABASE: database },
       async drop() {
         const { MongoClient } = await import('mongodb');
         const client = new MongoClient(url, { serverSelectionTimeoutMS: 2_000 });

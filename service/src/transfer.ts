@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import { MAX_MESSAGE_LENGTH } from './schemas';
+import { IdempotencyConflictError, type JsonObject, type Page, type PageQuery, type Store } from './stores/store';
+import { assertMessageText, assertStorableDocument } from './validation';
+
+/** What the first line of an export file says: its format, where it came from and how many items follow. */
+export interface ExportHeader {
+  format: typeof FORMAT;
+  version: typeof VERSION;
+  engine: string;
+  exportedAt: string;
+  messages: number;
+  documents: number;
+}
+
+/** One stored item as it moves between stores: its id where it was read (for people) and its content. */
+export type TransferItem =
+  | { kind: 'message'; id: string; message: string; createdAt: string }
+  | { kind: 'document'; id: string; document: JsonObject };
+
+/** Per kind: the items written, and those the target already held. */
+export interface MergeReport {
+  messages: { added: number; present: number };
+  documents: { added: number; present: number };
+}
+
+const FORMAT = 'two-tier-data';
+const VERSION = 1;
+/** Items read per page; the store caps a page's bytes itself. */
+const PAGE = 500;
+const WRITE_ATTEMPTS = 5;
+
+/** Every message, then every document, each kind oldest first: the order ids were given in. */
+export async function readAll(store: Store): Promise<TransferItem[]> {
+  const messages = await oldestFirst((query) => store.listMessages(query));
+  const documents = await oldestFirst((query) => store.listDocuments(query));
+  return [
+    ...messages.map(({ id, message, createdAt }) => ({ kind: 'message' as const, id, message, createdAt })),
+    ...documents.map(({ id, ...document }) => ({ kind: 'document' as const, id, document })),
+  ];
+}
+
+async function oldestFirst<T extends { id: string }>(list: (query: PageQuery) => Promise<Page<T>>): Promise<T[]> {
+  const items: T[] = [];
+  let before: string | undefined;
+  for (;;) {
+    const page = await list({ limit: PAGE, before });
+    items.push(...page.items);
+    const last = page.items.at(-1);
+    if (!page.hasMore || !last) return items.reverse();
+    before = last.id;
+  }
+}
+
+/** The export file: a header line, then one JSON line per item. */
+export function serialize(engine: string, items: TransferItem[], exportedAt = new Date()): string {
+  const header: ExportHeader = {
+    format: FORMAT,
+    version: VERSION,
+    engine,
+    exportedAt: exportedAt.toISOString(),
+    messages: items.filter((item) => item.kind === 'message').length,
+    documents: items.filter((item) => item.kind === 'document').length,
+  };
+  return `${[header, ...items].map((line) => JSON.stringify(line)).join('\n')}\n`;
+}
+
+/** An export file's items, each checked as the service checks what it stores; an error names the line. */
+export function parse(text: string): TransferItem[] {
+  const lines = text.split('\n').filter((line, index, all) => line !== '' || index < all.length - 1);
+  const header = parseLine(lines[0] ?? '', 1) as Partial<ExportHeader>;
+  if (header.format !== FORMAT || header.version !== VERSION) {
+    throw new TransferFileError(`line 1: not a ${FORMAT} file of version ${VERSION}`);
+  }
+  const items = lines.slice(1).map((line, index) => toItem(parseLine(line, index + 2), index + 2));
+  const counted = {
+    messages: items.filter((item) => item.kind === 'message').length,
+    documents: items.filter((item) => item.kind === 'document').length,
+  };
+  if (counted.messages !== header.messages || counted.documents !== header.documents) {
+    throw new TransferFileError(
+      `the file is incomplete: its header announces ${header.messages} messages and ${header.documents} documents, it holds ${counted.messages} and ${counted.documents}`,
+    );
+  }
+  return items;
+}
+
+/** A file that is not an export, or an item the service would refuse to store. */
+export class TransferFileError extends Error {
+  override name = 'TransferFileError';
+}
+
+function parseLine(line: string, number: number): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new TransferFileError(`line ${number}: not a JSON value`);
+  }
+}
+
+function toItem(value: unknown, line: number): TransferItem {
+  const fail = (problem: string): never => {
+    throw new TransferFileError(`line ${line}: ${problem}`);
+  };
+  const item = isObject(value) ? value : fail('not a JSON object');
+  const id = typeof item.id === 'string' ? item.id : fail('id must be a string');
+  if (item.kind === 'message') {
+    const { message, createdAt } = item;
+    if (typeof message !== 'string' || [...message].length > MAX_MESSAGE_LENGTH) {
+      fail(`message must be a string of 1 to ${MAX_MESSAGE_LENGTH} characters`);
+    }
+    checked(() => assertMessageText(message as string), fail);
+    if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt))) fail('createdAt must be a time');
+    if (new Date(createdAt as string).toISOString() !== createdAt) {
+      fail(`createdAt must be written as ${new Date(createdAt as string).toISOString()}`);
+    }
+    return { kind: 'message', id, message: message as string, createdAt: createdAt as string };
+  }
+  if (item.kind === 'document') {
+    const document = isObject(item.document) ? item.document : fail('document must be a JSON object');
+    checked(() => assertStorableDocument(document), fail);
+    return { kind: 'document', id, document };
+  }
+  return fail('kind must be "message" or "document"');
+}
+
+function checked(check: () => void, fail: (problem: string) => never): void {
+  try {
+    check();
+  } catch (error) {
+    fail((error as Error).message);
+  }
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Writes into `target` the items it does not hold yet, in their order, with their times; ids are the
+ * target's own. An item counts as held when the target has one with the same content (and time, for a
+ * message) that no earlier item of the same content claimed: importing a file twice, or copying back
+ * what was copied, writes nothing. Each write carries an idempotency key made of the content and its
+ * occurrence, so two copies running at once write an item once.
+ */
+export async function merge(target: Store, items: TransferItem[]): Promise<MergeReport> {
+  const held = new Map<string, number>();
+  for (const item of await readAll(target)) held.set(identity(item), (held.get(identity(item)) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  const report: MergeReport = { messages: { added: 0, present: 0 }, documents: { added: 0, present: 0 } };
+  for (const item of items) {
+    const content = identity(item);
+    const occurrence = (seen.get(content) ?? 0) + 1;
+    seen.set(content, occurrence);
+    const counts = item.kind === 'message' ? report.messages : report.documents;
+    if (occurrence <= (held.get(content) ?? 0)) {
+      counts.present++;
+      continue;
+    }
+    const fingerprint = digest(`${content}#${occurrence}`);
+    const idempotency = { key: `transfer:${fingerprint}`, fingerprint };
+    await again(() =>
+      item.kind === 'message'
+        ? target.addMessage(item.message, new Date(item.createdAt), idempotency)
+        : target.addDocument(item.document, idempotency),
+    );
+    counts.added++;
+  }
+  return report;
+}
+
+/** Tries a write again after a failure (MySQL ends one of two racing writes of a key as a deadlock); its idempotency key makes a repeat safe. */
+async function again(write: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (error) {
+      if (attempt === WRITE_ATTEMPTS || error instanceof IdempotencyConflictError) throw error;
+      await new Promise((resume) => setTimeout(resume, 50 * attempt));
+    }
+  }
+}
+
+/** What makes two items the same item, whatever their ids. */
+function identity(item: TransferItem): string {
+  return digest(
+    JSON.stringify(item.kind === 'message' ? [item.kind, item.message, item.createdAt] : [item.kind, item.document]),
+  );
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
