@@ -10,10 +10,11 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { destination } from 'pino';
-import type { Config } from './config';
+import { type Config, trustedProxies } from './config';
 import { drainingPlugin } from './plugins/draining';
 import { errorsPlugin } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
+import { writeLimitPlugin } from './plugins/rate-limit';
 import { type RetryOptions, storePlugin } from './plugins/store';
 import { boardRoutes } from './routes/board';
 import { dataRoutes } from './routes/data';
@@ -81,6 +82,8 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // request.ip, the write limit's key: the TCP peer, or the client a trusted proxy names in X-Forwarded-For.
+    trustProxy: trustedProxies(config).join(',') || false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(swagger, {
@@ -108,6 +111,7 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
   await app.register(metricsPlugin);
   await app.register(storePlugin, { store: store ?? (await createStore(config)), retry });
   await app.register(drainingPlugin);
+  await app.register(writeLimitPlugin, { max: config.RATE_LIMIT_MAX, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS });
   await app.register(healthRoutes);
   await app.register(messageRoutes);
   await app.register(dataRoutes);

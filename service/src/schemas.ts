@@ -1,20 +1,20 @@
-import { type Static, Type } from 'typebox';
+import { type Static, type TSchema, Type } from 'typebox';
 
 export const MAX_MESSAGE_LENGTH = 2000;
 export const MAX_DOCUMENT_DEPTH = 32;
 
-export const ErrorSchema = Type.Object(
-  {
-    statusCode: Type.Integer(),
-    error: Type.String(),
-    message: Type.String(),
-  },
-  {
-    $id: 'Error',
-    description:
-      'A client error (4xx): nothing was written; or a 503: the database failed, and a write that timed out may have been applied',
-  },
-);
+const errorFields = { statusCode: Type.Integer(), error: Type.String(), message: Type.String() };
+
+export const ErrorSchema = Type.Object(errorFields, {
+  $id: 'Error',
+  description:
+    'A client error (4xx): nothing was written; or a 503: the database failed, and a write that timed out may have been applied',
+});
+
+/** An error answer of the contract's shape, described for one status, with the headers it carries. */
+export function errorResponse(description: string, headers: Record<string, TSchema> = {}) {
+  return { ...Type.Object(errorFields, { description }), headers };
+}
 
 export const MessageText = Type.String({
   minLength: 1,

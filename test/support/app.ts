@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../service/src/app';
 import { loadConfig } from '../../service/src/config';
+import { UNTHROTTLED } from './server-process';
 import { type Engine, type StoreFixture, storeFixtures } from './stores';
 
 export interface TestApp {
@@ -10,11 +11,11 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The real app on a fresh database of the given engine, connected and ready. */
-export async function startApp(engine: Engine): Promise<TestApp> {
+/** The real app on a fresh database of the given engine, connected and ready; `env` adds to its config. */
+export async function startApp(engine: Engine, env: Record<string, string> = {}): Promise<TestApp> {
   const fixture = await storeFixtures[engine]();
   const app = await buildApp({
-    config: loadConfig({ DB_ENGINE: engine }),
+    config: loadConfig({ DB_ENGINE: engine, ...UNTHROTTLED, ...env }),
     store: fixture.store,
     logger: false,
     retry: { initialDelayMs: 20, maxDelayMs: 200 },

@@ -4,6 +4,9 @@ import { freePort } from './ports';
 
 export const REPO = join(__dirname, '..', '..');
 
+/** A write limit no test's or benchmark's traffic reaches; a test of the limit sets its own. */
+export const UNTHROTTLED = { RATE_LIMIT_MAX: String(1_000_000_000) };
+
 /** The web tier as users run it: its own process, configured by environment variables. */
 export class ServerProcess {
   readonly stdout: string[] = [];
@@ -24,7 +27,7 @@ export class ServerProcess {
   }
 
   /**
-   * Starts `entry` (the TypeScript server by default) with `env` on top of a minimal environment;
+   * Starts `entry` (the TypeScript server by default) with `env` on top of a minimal, unthrottled environment;
    * `command` replaces this Node.js and its arguments (e.g. another user's `node` with its entry).
    */
   static async start(
@@ -36,7 +39,7 @@ export class ServerProcess {
     const [file, ...args] = command ?? [process.execPath, ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), entry];
     const child = spawn(file as string, args, {
       cwd,
-      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
+      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...UNTHROTTLED, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new ServerProcess(child, port);

@@ -65,8 +65,9 @@ export const boardRoutes: FastifyPluginAsyncTypebox<BoardOptions> = async (app, 
   /** A failure comes back as the page (with the list, the reason in words and the text kept), or as JSON. */
   const renderError: ErrorRenderer = async (error, payload, request, reply) => {
     if (wantsJson(request)) return sendJsonError(payload, reply);
+    // A database that failed, or a client over its write limit, gets the page without reading the database.
     const messages =
-      payload.statusCode === 503
+      payload.statusCode === 503 || payload.statusCode === 429
         ? undefined
         : await app.store.listMessages({ limit: BOARD_SIZE }).then(
             (page) => page.items,
@@ -115,14 +116,16 @@ export const boardRoutes: FastifyPluginAsyncTypebox<BoardOptions> = async (app, 
     '/submit',
     {
       config: { renderError },
+      preValidation: app.writeLimit.preValidation,
       schema: {
         summary:
           'Post a message from the form (field new_message) or as JSON {"message"}: JSON 201 when the client accepts JSON, else a 303 to the page',
+        description: app.writeLimit.description,
         tags: ['board'],
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         headers: IdempotencyHeadersSchema,
         body: SubmitSchema,
-        response: { 201: MessageSchema, ...storeErrors, ...bodyErrors },
+        response: { 201: MessageSchema, ...storeErrors, ...bodyErrors, ...app.writeLimit.responses },
       },
     },
     async (request, reply) => {

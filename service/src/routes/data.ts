@@ -22,12 +22,14 @@ export const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/data',
     {
+      preValidation: app.writeLimit.preValidation,
       schema: {
         summary: 'Store a JSON document',
+        description: app.writeLimit.description,
         tags: ['data'],
         headers: IdempotencyHeadersSchema,
         body: NewDocumentSchema,
-        response: { 201: DocumentSchema, ...storeErrors, ...bodyErrors },
+        response: { 201: DocumentSchema, ...storeErrors, ...bodyErrors, ...app.writeLimit.responses },
       },
     },
     async (request, reply) => {

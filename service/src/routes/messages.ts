@@ -22,12 +22,14 @@ export const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/messages',
     {
+      preValidation: app.writeLimit.preValidation,
       schema: {
         summary: 'Post a message',
+        description: app.writeLimit.description,
         tags: ['messages'],
         headers: IdempotencyHeadersSchema,
         body: NewMessageSchema,
-        response: { 201: MessageSchema, ...storeErrors, ...bodyErrors },
+        response: { 201: MessageSchema, ...storeErrors, ...bodyErrors, ...app.writeLimit.responses },
       },
     },
     async (request, reply) => {
