@@ -4,7 +4,7 @@ import { checkCapacity, parseRequests } from './infra/capacity';
 import type { ClusterTarget } from './infra/cluster';
 import { type EksSupportType, monthlyCost } from './infra/cost';
 import { DATABASE_RESOURCES, Database, type DbEngine } from './infra/database';
-import { EksCluster } from './infra/eks-cluster';
+import { EksCluster, VPC_CIDR } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
 import { between, iamPrincipals, imageReference, oneOf } from './infra/settings';
@@ -123,8 +123,9 @@ const database = new Database('db', {
   dependsOn: cluster.addons,
 });
 
-const exposure: Exposure =
-  target === 'eks' || config.requireBoolean('localLoadBalancer')
+const exposure: Exposure = eks
+  ? { type: 'LoadBalancer', awsVpcCidr: VPC_CIDR }
+  : config.requireBoolean('localLoadBalancer')
     ? { type: 'LoadBalancer' }
     : { type: 'NodePort', nodePort: settings.nodePort, host: config.require('nodePortHost') };
 

@@ -24,7 +24,8 @@ export interface EksClusterArgs {
   readonly controlPlaneLogs: boolean;
 }
 
-const CIDR = '10.42.0.0/16';
+/** The VPC's range: nodes, pods (VPC CNI) and the load balancer's own addresses are all in it. */
+export const VPC_CIDR = '10.42.0.0/16';
 const SUBNETS = ['10.42.0.0/20', '10.42.16.0/20'];
 const STORAGE_CLASS = 'gp3-encrypted';
 const CLUSTER_ADMIN_POLICY = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy';
@@ -55,7 +56,7 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
 
     const vpc = new aws.ec2.Vpc(
       `${name}-vpc`,
-      { cidrBlock: CIDR, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: args.clusterName } },
+      { cidrBlock: VPC_CIDR, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: args.clusterName } },
       parent,
     );
     const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id }, parent);

@@ -5,8 +5,18 @@ import { APP_DATABASE } from './database';
 import { allowIngress, fromSecret, restrictedContainer, restrictedPod, tierLabels } from './labels';
 
 export type Exposure =
-  | { readonly type: 'LoadBalancer' }
+  | {
+      readonly type: 'LoadBalancer';
+      /**
+       * On EKS, the VPC's range: the Classic ELB speaks HTTP to the nodes, so it appends each client's
+       * address to X-Forwarded-For, and the pods believe that header from this range only.
+       */
+      readonly awsVpcCidr?: string;
+    }
   | { readonly type: 'NodePort'; readonly nodePort: number; readonly host: string };
+
+/** The in-tree AWS controller's annotation that makes the Classic ELB's listener HTTP instead of TCP. */
+const AWS_BACKEND_PROTOCOL = 'service.beta.kubernetes.io/aws-load-balancer-backend-protocol';
 
 export interface WebTierArgs {
   /** The namespace of the stack. */
@@ -58,6 +68,11 @@ export class WebTier extends pulumi.ComponentResource {
     const k8sOpts = { parent: this, provider: args.provider };
     const metadata = (suffix: string) => ({ name: `${name}-${suffix}`, namespace: args.namespace, labels });
     const db = args.database;
+
+    const exposure = args.exposure;
+    // Without a proxy that names the client, the write limit counts the TCP peer (locally, a node's address).
+    const awsVpcCidr = exposure.type === 'LoadBalancer' ? exposure.awsVpcCidr : undefined;
+    const proxyEnv = awsVpcCidr ? [{ name: 'TRUSTED_PROXIES', value: awsVpcCidr }] : [];
 
     const databaseEnv =
       db.engine === 'mysql'
@@ -118,6 +133,7 @@ export class WebTier extends pulumi.ComponentResource {
                     { name: 'DB_ENGINE', value: db.engine },
                     { name: 'LOG_LEVEL', value: 'info' },
                     { name: 'NODE_OPTIONS', value: WEB_NODE_OPTIONS },
+                    ...proxyEnv,
                     ...databaseEnv,
                   ],
                   startupProbe: httpProbe('/health', 1, 30),
@@ -138,7 +154,10 @@ export class WebTier extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       `${name}-service`,
       {
-        metadata: metadata('web'),
+        metadata: {
+          ...metadata('web'),
+          ...(awsVpcCidr ? { annotations: { [AWS_BACKEND_PROTOCOL]: 'http' } } : {}),
+        },
         spec:
           args.exposure.type === 'LoadBalancer'
             ? { type: 'LoadBalancer', selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] }
@@ -180,7 +199,6 @@ export class WebTier extends pulumi.ComponentResource {
 
     allowIngress(`${name}-allow-http`, { namespace: args.namespace, tier: 'web', port: WEB_PORT }, k8sOpts);
 
-    const exposure = args.exposure;
     this.url =
       exposure.type === 'NodePort'
         ? pulumi.output(`http://${exposure.host}:${exposure.nodePort}`)

@@ -57,6 +57,23 @@ for (const { stack, engine } of RUNS) {
       }
     });
 
+    test('the write limit counts clients: on eks the load balancer names them in X-Forwarded-For, trusted from the VPC only', () => {
+      const service = one(run, 'kubernetes:core/v1:Service', 'web-service');
+      const web = containers(one(run, 'kubernetes:apps/v1:Deployment'))[0] as Container;
+      const trusted = web.env.find((e: { name: string }) => e.name === 'TRUSTED_PROXIES')?.value;
+      if (stack === 'eks') {
+        assert.equal(
+          service.inputs.metadata.annotations?.['service.beta.kubernetes.io/aws-load-balancer-backend-protocol'],
+          'http',
+          'a TCP listener hides the client',
+        );
+        assert.equal(trusted, one(run, 'aws:ec2/vpc:Vpc').inputs.cidrBlock, 'the pods must trust the VPC, and only it');
+      } else {
+        assert.equal(service.inputs.metadata.annotations, undefined);
+        assert.equal(trusted, undefined, 'nothing in front of a NodePort adds X-Forwarded-For');
+      }
+    });
+
     test('everything Kubernetes lives in the stack namespace, deployed with the cluster provider', () => {
       const namespace = one(run, 'kubernetes:core/v1:Namespace');
       assert.equal(namespace.inputs.metadata.name, `two-tier-${stack}`);
