@@ -23,6 +23,8 @@ const WARMUP_S = 3;
 const ROUNDS = 5;
 /** Cold starts of the compiled service, each timed from spawn to /ready answering 200. */
 const STARTS = 5;
+/** Each side's metrics listener: its port plus this, so the sides running together never collide. */
+const METRICS_PORT_OFFSET = 1000;
 const POST_BODY = JSON.stringify({ message: 'a benchmark message of ordinary length' });
 
 const TARGETS = { ratio: 0.9, peakRssMiB: 120, startToReadyMs: 600 };
@@ -106,7 +108,14 @@ function start(
   const started = performance.now();
   const child = spawn(process.execPath, args, {
     cwd: REPO,
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', ...env, ...extraEnv },
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: String(port),
+      METRICS_PORT: String(port + METRICS_PORT_OFFSET),
+      HOST: '127.0.0.1',
+      ...env,
+      ...extraEnv,
+    },
     stdio: ['ignore', log, 'inherit'],
   });
   return { child, started };

@@ -7,6 +7,7 @@ test('every variable of the contract has its documented default', () => {
   assert.deepEqual(loadConfig({}), {
     HOST: '0.0.0.0',
     PORT: 5000,
+    METRICS_PORT: 9464,
     DB_ENGINE: 'memory',
     MYSQL_HOST: '127.0.0.1',
     MYSQL_PORT: 3306,
@@ -45,6 +46,8 @@ test('a bad value is one line that names the variable and what it must be', () =
     [{ MYSQL_PORT: '0' }, /^invalid configuration: MYSQL_PORT must be >= 1$/],
     [{ MYSQL_DATABASE: 'app; DROP' }, /^invalid configuration: MYSQL_DATABASE must match pattern/],
     [{ MONGODB_URL: 'http://db:27017' }, /^invalid configuration: MONGODB_URL must match pattern/],
+    [{ METRICS_PORT: '0' }, /^invalid configuration: METRICS_PORT must be >= 1$/],
+    [{ PORT: '9464' }, /^invalid configuration: METRICS_PORT must differ from PORT \(both are 9464\)$/],
     [{ RATE_LIMIT_MAX: '0' }, /^invalid configuration: RATE_LIMIT_MAX must be >= 1$/],
     [{ RATE_LIMIT_MAX: 'lots' }, /^invalid configuration: RATE_LIMIT_MAX must be integer$/],
     [{ RATE_LIMIT_WINDOW_SECONDS: '90000' }, /^invalid configuration: RATE_LIMIT_WINDOW_SECONDS must be <= 86400$/],

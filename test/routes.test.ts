@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { assertClientError, startApp, type TestApp } from './support/app';
+import { assertClientError, scrape, startApp, type TestApp } from './support/app';
 import { responseSchemas } from './support/openapi';
 import { ENGINES, stopFerretdb, unavailable } from './support/stores';
 
@@ -314,9 +314,9 @@ for (const engine of ENGINES) {
       assert.match(script.headers['content-type'] as string, /javascript/);
     });
 
-    test('GET /metrics exposes request counts and latency by route and status, store errors and pool state', async () => {
+    test("the metrics listener's GET /metrics exposes request counts and latency by route and status, store errors and pool state", async () => {
       await t.app.inject('/messages');
-      const text = (await t.app.inject('/metrics')).body;
+      const text = await scrape(t.app);
       assert.match(text, /http_requests_total\{method="GET",route="\/messages",status_code="200"\} \d+/);
       assert.match(text, /http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/messages"/);
       assert.match(text, /# TYPE store_operation_errors_total counter/);

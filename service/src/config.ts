@@ -5,6 +5,8 @@ import { type Static, Type } from 'typebox';
 const ConfigSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
   PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 5000 }),
+  /** GET /metrics listens here, apart from the public port. */
+  METRICS_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 9464 }),
   DB_ENGINE: Type.Enum(['mysql', 'mongodb', 'memory'], { default: 'memory' }),
   MYSQL_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   MYSQL_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 3306 }),
@@ -47,6 +49,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     config = envSchema<Config>({ schema: structuredClone(ConfigSchema), data: known, env: false });
   } catch (error) {
     throw new ConfigError(describe(error));
+  }
+  if (config.METRICS_PORT === config.PORT) {
+    throw new ConfigError(`invalid configuration: METRICS_PORT must differ from PORT (both are ${config.PORT})`);
   }
   const notARange = trustedProxies(config).find((range) => !isAddressRange(range));
   if (notARange !== undefined) {

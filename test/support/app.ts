@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../service/src/app';
 import { loadConfig } from '../../service/src/config';
+import { buildMetricsApp } from '../../service/src/metrics-app';
 import { UNTHROTTLED } from './server-process';
 import { type Engine, type StoreFixture, storeFixtures } from './stores';
 
@@ -46,4 +47,16 @@ export function assertClientError(response: LightMyRequestResponse, statusCode: 
   assert.deepEqual(Object.keys(body).sort(), ['error', 'message', 'statusCode']);
   assert.equal(body.statusCode, statusCode);
   if (pattern) assert.match(body.message, pattern);
+}
+
+/** What a Prometheus scrape of the app's metrics listener returns. */
+export async function scrape(app: FastifyInstance): Promise<string> {
+  const metrics = await buildMetricsApp({ registry: app.metrics.registry });
+  try {
+    const response = await metrics.inject('/metrics');
+    assert.equal(response.statusCode, 200, `the scrape failed: ${response.body}`);
+    return response.body;
+  } finally {
+    await metrics.close();
+  }
 }
