@@ -38,6 +38,8 @@ export interface WebTierArgs {
 }
 
 export const WEB_PORT = 5000;
+/** GET /metrics: a port no Service exposes, open to the cluster's pods only (the OpenTelemetry exporter's usual). */
+export const METRICS_PORT = 9464;
 const WEB_UID = 10001;
 /** From the measured footprint (`npm run bench`): under 120 MiB at 32 busy connections; 256 MiB for the largest pages. */
 export const WEB_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
@@ -107,7 +109,13 @@ export class WebTier extends pulumi.ComponentResource {
             metadata: {
               labels,
               // The Secret is updated in place: without this, pods would keep the old password until they restart.
-              annotations: { 'two-tier/credentials-checksum': db.credentialsChecksum },
+              annotations: {
+                'two-tier/credentials-checksum': db.credentialsChecksum,
+                // The convention a cluster's Prometheus discovers scrape targets by.
+                'prometheus.io/scrape': 'true',
+                'prometheus.io/port': String(METRICS_PORT),
+                'prometheus.io/path': '/metrics',
+              },
             },
             spec: {
               automountServiceAccountToken: false,
@@ -126,10 +134,14 @@ export class WebTier extends pulumi.ComponentResource {
                   name: 'web',
                   image: args.image,
                   imagePullPolicy: 'IfNotPresent',
-                  ports: [{ name: 'http', containerPort: WEB_PORT }],
+                  ports: [
+                    { name: 'http', containerPort: WEB_PORT },
+                    { name: 'metrics', containerPort: METRICS_PORT },
+                  ],
                   env: [
                     { name: 'HOST', value: '0.0.0.0' },
                     { name: 'PORT', value: String(WEB_PORT) },
+                    { name: 'METRICS_PORT', value: String(METRICS_PORT) },
                     { name: 'DB_ENGINE', value: db.engine },
                     { name: 'LOG_LEVEL', value: 'info' },
                     { name: 'NODE_OPTIONS', value: WEB_NODE_OPTIONS },
@@ -197,7 +209,9 @@ export class WebTier extends pulumi.ComponentResource {
       k8sOpts,
     );
 
-    allowIngress(`${name}-allow-http`, { namespace: args.namespace, tier: 'web', port: WEB_PORT }, k8sOpts);
+    const policy = { namespace: args.namespace, tier: 'web' } as const;
+    allowIngress(`${name}-allow-http`, { ...policy, port: WEB_PORT, from: 'anywhere' }, k8sOpts);
+    allowIngress(`${name}-allow-metrics`, { ...policy, port: METRICS_PORT, from: 'cluster' }, k8sOpts);
 
     this.url =
       exposure.type === 'NodePort'

@@ -74,6 +74,38 @@ for (const { stack, engine } of RUNS) {
       }
     });
 
+    test("/metrics: a port of its own that no Service exposes, open to the cluster's pods only", () => {
+      const web = containers(one(run, 'kubernetes:apps/v1:Deployment'))[0] as Container;
+      const metrics = web.ports.find((p: { name: string }) => p.name === 'metrics');
+      assert.equal(metrics?.containerPort, 9464);
+      const env = web.env.find((e: { name: string }) => e.name === 'METRICS_PORT')?.value;
+      assert.equal(env, String(metrics.containerPort), 'the service listens where the pod says');
+      for (const service of ofType(run, 'kubernetes:core/v1:Service')) {
+        for (const port of service.inputs.spec.ports) {
+          assert.ok(![9464, 'metrics'].includes(port.targetPort), `${service.name} exposes the metrics port`);
+        }
+      }
+      const webPolicies = ofType(run, 'kubernetes:networking.k8s.io/v1:NetworkPolicy').filter(
+        (p) => p.inputs.spec.podSelector.matchLabels['app.kubernetes.io/component'] === 'web',
+      );
+      const rulesFor = (port: number) =>
+        webPolicies
+          .flatMap((p) => p.inputs.spec.ingress)
+          .filter((rule) => rule.ports.some((r: { port: number }) => r.port === port));
+      assert.deepEqual(
+        rulesFor(9464).map((rule) => rule.from),
+        [[{ namespaceSelector: {} }]],
+        'the metrics port must admit pods of the cluster and nothing from outside it',
+      );
+      assert.deepEqual(
+        rulesFor(5000).map((rule) => rule.from),
+        [undefined],
+        'the web port stays open to the load balancer',
+      );
+      const annotations = one(run, 'kubernetes:apps/v1:Deployment').inputs.spec.template.metadata.annotations;
+      assert.equal(annotations['prometheus.io/port'], '9464');
+    });
+
     test('everything Kubernetes lives in the stack namespace, deployed with the cluster provider', () => {
       const namespace = one(run, 'kubernetes:core/v1:Namespace');
       assert.equal(namespace.inputs.metadata.name, `two-tier-${stack}`);
