@@ -9,8 +9,8 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
-import { destination } from 'pino';
 import { type Config, trustedProxies } from './config';
+import { logOutput } from './log-output';
 import { drainingPlugin } from './plugins/draining';
 import { errorsPlugin } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
@@ -28,7 +28,7 @@ export interface AppOptions {
   config: Config;
   /** The store to use instead of the one `config` names (tests hand in their own). */
   store?: Store;
-  /** Pino options; `false` for silence. Defaults to `LOG_LEVEL` on stdout. */
+  /** Pino options; `false` for silence. Defaults to `LOG_LEVEL` on stdout (see log-output.ts). */
   logger?: FastifyServerOptions['logger'];
   /** Backoff of the background connection to the database. */
   retry?: RetryOptions;
@@ -37,12 +37,6 @@ export interface AppOptions {
 const BODY_LIMIT = 64 * 1024;
 /** service/public, from src/ under tsx and from dist/ compiled or bundled: this file sits one level down in each. */
 const PUBLIC_ROOT = join(__dirname, '..', 'public');
-/**
- * Log lines are written to stdout asynchronously in batches of this size (one write per request cost
- * 14% of the CPU under load), at least every LOG_FLUSH_MS and on exit.
- */
-const LOG_BUFFER_BYTES = 4096;
-const LOG_FLUSH_MS = 100;
 
 /**
  * Bodies are validated as sent (a number is not a message); query strings and params are text, so
@@ -76,7 +70,7 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
     logger: logger ?? {
       level: config.LOG_LEVEL,
       redact: ['req.headers.authorization', 'req.headers.cookie'],
-      stream: destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS }),
+      stream: await logOutput(),
     },
     logController: new RequestLogController(),
     bodyLimit: BODY_LIMIT,
