@@ -61,6 +61,8 @@ for (const engine of ENGINES) {
         ['GET', '/data?limit=1', 200],
         ['POST', '/data', 201, { checked: ['against', 'the', 'document'] }],
         ['POST', '/submit', 201, { message: 'from the form, as JSON' }],
+        ['POST', '/data', 413, { blob: 'x'.repeat(70_000) }],
+        ['POST', '/data', 400, { $where: 'sleep(1)' }],
       ];
       const checked = responseSchemas(t.app.swagger());
       for (const [method, url, status, payload] of cases) {
@@ -195,10 +197,10 @@ for (const engine of ENGINES) {
 
     test('Idempotency-Key: the same key and body give the first result and store once; another body is a 422', async () => {
       const form = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-      for (const [url, body, headers] of [
-        ['/messages', { message: 'only once' }, json],
-        ['/data', { order: 42, items: ['a'] }, json],
-        ['/submit', 'new_message=once%20from%20the%20form', form],
+      for (const [url, body, headers, other] of [
+        ['/messages', { message: 'only once' }, json, { message: 'only once, changed' }],
+        ['/data', { order: 42, items: ['a'] }, json, { order: 42, items: ['a'], changed: true }],
+        ['/submit', 'new_message=once%20from%20the%20form', form, 'new_message=once%20from%20the%20form%20changed'],
       ] as const) {
         const key = `key-${engine}-${url}`;
         const before = await counts();
@@ -213,7 +215,6 @@ for (const engine of ENGINES) {
           before.messages + before.documents + 1,
           `${url}: a retry stored again`,
         );
-        const other = typeof body === 'string' ? `${body}%20changed` : { ...body, changed: true };
         await writesNothing(async () => {
           assertClientError(await post(url, other, { ...headers, 'idempotency-key': key }), 422, /Idempotency-Key/);
         });
@@ -257,6 +258,64 @@ for (const engine of ENGINES) {
       const submit = await t.app.inject({ method: 'GET', url: '/submit' });
       assertClientError(submit, 405);
       assert.equal(submit.headers.allow, 'POST');
+      // Whatever the request carries: a QUERY without a Content-Type, a PUT of a type no route parses.
+      const query = await t.app.inject({ method: 'QUERY', url: '/health' });
+      assertClientError(query, 405);
+      assert.equal(query.headers.allow, 'GET, HEAD');
+      const put = await post('/data', 'x', { 'content-type': 'text/plain' });
+      assert.equal(put.statusCode, 415, 'POST is allowed on /data, so its body is judged');
+      assertClientError(
+        await t.app.inject({ method: 'PUT', url: '/data', payload: 'x', headers: { 'content-type': 'text/plain' } }),
+        405,
+      );
+    });
+
+    test('the OpenAPI document says what the service does: ids, bodies, every answer and its content types', async () => {
+      const document = t.app.swagger() as {
+        openapi: string;
+        // biome-ignore lint/suspicious/noExplicitAny: the document is plain JSON.
+        paths: Record<string, Record<string, any>>;
+      };
+      assert.equal(document.openapi, '3.1.0');
+      const id = engine === 'mongodb' ? /^[0-9a-f]{24}$/ : /^[1-9][0-9]{0,18}$/;
+      for (const path of ['/messages', '/data']) {
+        const parameters = document.paths[path]?.get.parameters as {
+          name: string;
+          required: boolean;
+          schema: { pattern?: string };
+        }[];
+        const before = parameters.find((p) => p.name === 'before');
+        assert.equal(
+          before?.schema.pattern,
+          id.source,
+          `${path}: the document does not say what an id is on ${engine}`,
+        );
+        assert.equal(parameters.find((p) => p.name === 'limit')?.required, false, `${path}: limit has a default`);
+        const created = (await post(path, path === '/data' ? { a: 1 } : { message: 'an id' })).json();
+        assert.match(created.id, new RegExp(before?.schema.pattern as string));
+      }
+      for (const path of ['/messages', '/data', '/submit']) {
+        const statuses = Object.keys(document.paths[path]?.post.responses).sort();
+        const expected = ['201', '400', '413', '415', '422', '429', '503', ...(path === '/submit' ? ['303'] : [])];
+        assert.deepEqual(statuses, expected.sort(), `${path}: the answers documented`);
+      }
+      const submit = document.paths['/submit']?.post.responses;
+      assert.ok(submit['303'].headers.location && !submit['303'].content, 'the 303 is a redirect without a body');
+      for (const status of ['400', '413', '415', '422', '429', '503']) {
+        assert.deepEqual(Object.keys(submit[status].content).sort(), ['application/json', 'text/html'], status);
+      }
+      const keys = new RegExp(
+        document.paths['/data']?.post.requestBody.content['application/json'].schema.propertyNames.pattern,
+      );
+      assert.deepEqual(
+        ['note', 'a.b', '$set', 'id', '_id', 'a\u0000b', '__proto__', 'ident'].filter((key) => keys.test(key)),
+        ['note', 'ident'],
+        'the document says which keys a document may have',
+      );
+      assert.equal(
+        document.paths['/messages']?.post.requestBody.content['application/json'].schema.additionalProperties,
+        false,
+      );
     });
 
     test('security headers are on the page, not on JSON', async () => {

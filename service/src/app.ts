@@ -20,7 +20,7 @@ import { boardRoutes } from './routes/board';
 import { dataRoutes } from './routes/data';
 import { healthRoutes } from './routes/health';
 import { messageRoutes } from './routes/messages';
-import { ErrorSchema } from './schemas';
+import { JsonValueSchema, MAX_BODY_KIB } from './schemas';
 import { createStore } from './stores';
 import type { Store } from './stores/store';
 
@@ -34,16 +34,18 @@ export interface AppOptions {
   retry?: RetryOptions;
 }
 
-const BODY_LIMIT = 64 * 1024;
+const BODY_LIMIT = MAX_BODY_KIB * 1024;
 /** service/public, from src/ under tsx and from dist/ compiled or bundled: this file sits one level down in each. */
 const PUBLIC_ROOT = join(__dirname, '..', 'public');
 
 /**
- * Bodies are validated as sent (a number is not a message); query strings and params are text, so
- * `?limit=10` is coerced to a number. Defaults fill in what was left out.
+ * Bodies are validated as sent (a number is not a message, a field the schema does not name is refused);
+ * query strings and params are text, so `?limit=10` is coerced to a number. Defaults fill in what was left out.
  */
 const validators = {
-  body: new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: true, allErrors: false }),
+  body: new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false }).addSchema(
+    JsonValueSchema,
+  ),
   text: new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false }),
 };
 
@@ -82,7 +84,8 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
 
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      // 3.1: its schemas are JSON Schema, so the document can say which keys a document may have.
+      openapi: '3.1.0',
       info: {
         title: 'two-tier web tier',
         description: 'Messages and JSON documents over MySQL, MongoDB or memory',
@@ -100,7 +103,8 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
   );
   // Only JSON (and, for the form, urlencoded) bodies are understood; anything else is a 415.
   app.removeContentTypeParser('text/plain');
-  app.addSchema(ErrorSchema);
+  // For the document; the body validator has it already.
+  app.addSchema(JsonValueSchema);
   await app.register(errorsPlugin);
   await app.register(metricsPlugin);
   await app.register(storePlugin, { store: store ?? (await createStore(config)), retry });
