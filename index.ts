@@ -7,7 +7,7 @@ import { type EksSupportType, monthlyCost } from './infra/cost';
 import { DataCopy } from './infra/data-copy';
 import { DataSnapshots } from './infra/data-snapshots';
 import { DATABASE_RESOURCES, Database, type DbEngine, OFFICIAL_IMAGES, serviceNameOf } from './infra/database';
-import { EksCluster, ZONE_COUNT } from './infra/eks-cluster';
+import { EksCluster, VPC_CIDR, ZONE_COUNT } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
 import { between, databasePassword, iamPrincipals, imageReference, oneOf, snapshotSource } from './infra/settings';
@@ -154,8 +154,9 @@ const dataCopy = new DataCopy('data-copy', {
   image: webImage.ref,
 });
 
-const exposure: Exposure =
-  target === 'eks' || config.requireBoolean('localLoadBalancer')
+const exposure: Exposure = eks
+  ? { type: 'LoadBalancer', awsVpcCidr: VPC_CIDR }
+  : config.requireBoolean('localLoadBalancer')
     ? { type: 'LoadBalancer' }
     : { type: 'NodePort', nodePort: settings.nodePort, host: config.require('nodePortHost') };
 

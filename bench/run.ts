@@ -10,6 +10,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { WEB_NODE_OPTIONS } from '../infra/web-tier';
+import { UNTHROTTLED } from '../test/support/server-process';
 import { MYSQL, mysqlEnv } from '../test/support/stores';
 import { type Load, wrk } from './wrk';
 
@@ -22,6 +23,8 @@ const WARMUP_S = 3;
 const ROUNDS = 5;
 /** Cold starts of the compiled service, each timed from spawn to /ready answering 200. */
 const STARTS = 5;
+/** Each side's metrics listener: its port plus this, so the sides running together never collide. */
+const METRICS_PORT_OFFSET = 1000;
 const POST_BODY = JSON.stringify({ message: 'a benchmark message of ordinary length' });
 
 const TARGETS = { ratio: 0.9, peakRssMiB: 120, startToReadyMs: 600 };
@@ -56,6 +59,8 @@ async function resetTable(rows: number): Promise<void> {
 
 const env = {
   ...mysqlEnv(DATABASE),
+  // The write limit runs, as in the pods, with a ceiling wrk's POST load never reaches.
+  ...UNTHROTTLED,
   LOG_LEVEL: 'info',
   NODE_OPTIONS: WEB_NODE_OPTIONS,
 };
@@ -70,7 +75,14 @@ function start(
   const started = performance.now();
   const child = spawn(process.execPath, args, {
     cwd: REPO,
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', ...env, ...extraEnv },
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: String(port),
+      METRICS_PORT: String(port + METRICS_PORT_OFFSET),
+      HOST: '127.0.0.1',
+      ...env,
+      ...extraEnv,
+    },
     stdio: ['ignore', log, 'inherit'],
   });
   return { child, started };

@@ -31,7 +31,8 @@ export interface EksClusterArgs {
   readonly snapshots: DataSnapshots;
 }
 
-const CIDR = '10.42.0.0/16';
+/** The VPC's range: nodes, pods (VPC CNI) and the load balancer's own addresses are all in it. */
+export const VPC_CIDR = '10.42.0.0/16';
 const SUBNETS = ['10.42.0.0/20', '10.42.16.0/20'];
 /** The zones the subnets, nodes and load balancer span: one per subnet. */
 export const ZONE_COUNT = SUBNETS.length;
@@ -64,7 +65,7 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
 
     const vpc = new aws.ec2.Vpc(
       `${name}-vpc`,
-      { cidrBlock: CIDR, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: args.clusterName } },
+      { cidrBlock: VPC_CIDR, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: args.clusterName } },
       parent,
     );
     const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id }, parent);

@@ -30,13 +30,19 @@ export const restrictedContainer = {
   capabilities: { drop: ['ALL'] },
 };
 
-/**
- * A NetworkPolicy that lets traffic into a tier's pods on one TCP port only, and, when `from` is
- * given, only from the pods of that tier.
- */
+/** Who may connect: anyone, the pods of a tier of this stack, or any pod of the cluster (never the outside). */
+export type IngressSource = 'anywhere' | 'web' | 'cluster';
+
+function peers(from: IngressSource) {
+  if (from === 'anywhere') return {};
+  if (from === 'cluster') return { from: [{ namespaceSelector: {} }] };
+  return { from: [{ podSelector: { matchLabels: tierLabels(from) } }] };
+}
+
+/** A NetworkPolicy that lets traffic into a tier's pods on one TCP port only, from `from` only. */
 export function allowIngress(
   name: string,
-  args: { namespace: pulumi.Input<string>; tier: 'web' | 'database'; port: number; from?: 'web' },
+  args: { namespace: pulumi.Input<string>; tier: 'web' | 'database'; port: number; from: IngressSource },
   opts: pulumi.CustomResourceOptions,
 ): k8s.networking.v1.NetworkPolicy {
   return new k8s.networking.v1.NetworkPolicy(
@@ -48,7 +54,7 @@ export function allowIngress(
         policyTypes: ['Ingress'],
         ingress: [
           {
-            ...(args.from ? { from: [{ podSelector: { matchLabels: tierLabels(args.from) } }] } : {}),
+            ...peers(args.from),
             ports: [{ protocol: 'TCP', port: args.port }],
           },
         ],

@@ -5,8 +5,18 @@ import { APP_DATABASE } from './database';
 import { allowIngress, fromSecret, restrictedContainer, restrictedPod, tierLabels } from './labels';
 
 export type Exposure =
-  | { readonly type: 'LoadBalancer' }
+  | {
+      readonly type: 'LoadBalancer';
+      /**
+       * On EKS, the VPC's range: the Classic ELB speaks HTTP to the nodes, so it appends each client's
+       * address to X-Forwarded-For, and the pods believe that header from this range only.
+       */
+      readonly awsVpcCidr?: string;
+    }
   | { readonly type: 'NodePort'; readonly nodePort: number; readonly host: string };
+
+/** The in-tree AWS controller's annotation that makes the Classic ELB's listener HTTP instead of TCP. */
+const AWS_BACKEND_PROTOCOL = 'service.beta.kubernetes.io/aws-load-balancer-backend-protocol';
 
 export interface WebTierArgs {
   /** The namespace of the stack. */
@@ -30,6 +40,8 @@ export interface WebTierArgs {
 }
 
 export const WEB_PORT = 5000;
+/** GET /metrics: a port no Service exposes, open to the cluster's pods only (the OpenTelemetry exporter's usual). */
+export const METRICS_PORT = 9464;
 const WEB_UID = 10001;
 /** From the measured footprint (`npm run bench`): under 120 MiB at 32 busy connections; 256 MiB for the largest pages. */
 export const WEB_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
@@ -61,6 +73,11 @@ export class WebTier extends pulumi.ComponentResource {
     const metadata = (suffix: string) => ({ name: `${name}-${suffix}`, namespace: args.namespace, labels });
     const db = args.database;
 
+    const exposure = args.exposure;
+    // Without a proxy that names the client, the write limit counts the TCP peer (locally, a node's address).
+    const awsVpcCidr = exposure.type === 'LoadBalancer' ? exposure.awsVpcCidr : undefined;
+    const proxyEnv = awsVpcCidr ? [{ name: 'TRUSTED_PROXIES', value: awsVpcCidr }] : [];
+
     const httpProbe = (path: string, periodSeconds: number, failureThreshold: number) => ({
       httpGet: { path, port: 'http' },
       periodSeconds,
@@ -80,7 +97,13 @@ export class WebTier extends pulumi.ComponentResource {
             metadata: {
               labels,
               // The Secret is updated in place: without this, pods would keep the old password until they restart.
-              annotations: { 'two-tier/credentials-checksum': db.credentialsChecksum },
+              annotations: {
+                'two-tier/credentials-checksum': db.credentialsChecksum,
+                // The convention a cluster's Prometheus discovers scrape targets by.
+                'prometheus.io/scrape': 'true',
+                'prometheus.io/port': String(METRICS_PORT),
+                'prometheus.io/path': '/metrics',
+              },
             },
             spec: {
               automountServiceAccountToken: false,
@@ -100,13 +123,18 @@ export class WebTier extends pulumi.ComponentResource {
                   name: 'web',
                   image: args.image,
                   imagePullPolicy: 'IfNotPresent',
-                  ports: [{ name: 'http', containerPort: WEB_PORT }],
+                  ports: [
+                    { name: 'http', containerPort: WEB_PORT },
+                    { name: 'metrics', containerPort: METRICS_PORT },
+                  ],
                   env: [
                     { name: 'HOST', value: '0.0.0.0' },
                     { name: 'PORT', value: String(WEB_PORT) },
+                    { name: 'METRICS_PORT', value: String(METRICS_PORT) },
                     { name: 'DB_ENGINE', value: db.engine },
                     { name: 'LOG_LEVEL', value: 'info' },
                     { name: 'NODE_OPTIONS', value: WEB_NODE_OPTIONS },
+                    ...proxyEnv,
                     ...databaseEnv(db),
                   ],
                   startupProbe: httpProbe('/health', 1, 30),
@@ -127,7 +155,10 @@ export class WebTier extends pulumi.ComponentResource {
     const service = new k8s.core.v1.Service(
       `${name}-service`,
       {
-        metadata: metadata('web'),
+        metadata: {
+          ...metadata('web'),
+          ...(awsVpcCidr ? { annotations: { [AWS_BACKEND_PROTOCOL]: 'http' } } : {}),
+        },
         spec:
           args.exposure.type === 'LoadBalancer'
             ? { type: 'LoadBalancer', selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] }
@@ -167,9 +198,10 @@ export class WebTier extends pulumi.ComponentResource {
       k8sOpts,
     );
 
-    allowIngress(`${name}-allow-http`, { namespace: args.namespace, tier: 'web', port: WEB_PORT }, k8sOpts);
+    const policy = { namespace: args.namespace, tier: 'web' } as const;
+    allowIngress(`${name}-allow-http`, { ...policy, port: WEB_PORT, from: 'anywhere' }, k8sOpts);
+    allowIngress(`${name}-allow-metrics`, { ...policy, port: METRICS_PORT, from: 'cluster' }, k8sOpts);
 
-    const exposure = args.exposure;
     this.url =
       exposure.type === 'NodePort'
         ? pulumi.output(`http://${exposure.host}:${exposure.nodePort}`)

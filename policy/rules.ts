@@ -357,7 +357,8 @@ function networkPolicies(resources: PolicyResource[], component: string): Policy
 
 export const networkIsolation: StackRule = {
   name: 'network-isolation',
-  description: "Only the web tier's pods reach the database port; the web pods accept traffic on their HTTP port only",
+  description:
+    "Only the web tier's pods reach the database port; the web pods accept traffic only on the ports their policies name",
   enforcementLevel: 'mandatory',
   check(resources) {
     const problems: string[] = [];

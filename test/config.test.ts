@@ -7,6 +7,7 @@ test('every variable of the contract has its documented default', () => {
   assert.deepEqual(loadConfig({}), {
     HOST: '0.0.0.0',
     PORT: 5000,
+    METRICS_PORT: 9464,
     DB_ENGINE: 'memory',
     MYSQL_HOST: '127.0.0.1',
     MYSQL_PORT: 3306,
@@ -16,7 +17,17 @@ test('every variable of the contract has its documented default', () => {
     MONGODB_URL: 'mongodb://127.0.0.1:27017',
     MONGODB_DATABASE: 'app',
     LOG_LEVEL: 'info',
+    RATE_LIMIT_MAX: 30,
+    RATE_LIMIT_WINDOW_SECONDS: 60,
+    TRUSTED_PROXIES: '',
   });
+});
+
+test('TRUSTED_PROXIES takes IPv4 and IPv6 addresses and CIDR ranges', () => {
+  assert.equal(
+    loadConfig({ TRUSTED_PROXIES: '10.42.0.0/16, 192.0.2.1,fd00::/8' }).TRUSTED_PROXIES,
+    '10.42.0.0/16, 192.0.2.1,fd00::/8',
+  );
 });
 
 test('values are read from the given source and numbers are parsed', () => {
@@ -35,6 +46,13 @@ test('a bad value is one line that names the variable and what it must be', () =
     [{ MYSQL_PORT: '0' }, /^invalid configuration: MYSQL_PORT must be >= 1$/],
     [{ MYSQL_DATABASE: 'app; DROP' }, /^invalid configuration: MYSQL_DATABASE must match pattern/],
     [{ MONGODB_URL: 'http://db:27017' }, /^invalid configuration: MONGODB_URL must match pattern/],
+    [{ METRICS_PORT: '0' }, /^invalid configuration: METRICS_PORT must be >= 1$/],
+    [{ PORT: '9464' }, /^invalid configuration: METRICS_PORT must differ from PORT \(both are 9464\)$/],
+    [{ RATE_LIMIT_MAX: '0' }, /^invalid configuration: RATE_LIMIT_MAX must be >= 1$/],
+    [{ RATE_LIMIT_MAX: 'lots' }, /^invalid configuration: RATE_LIMIT_MAX must be integer$/],
+    [{ RATE_LIMIT_WINDOW_SECONDS: '90000' }, /^invalid configuration: RATE_LIMIT_WINDOW_SECONDS must be <= 86400$/],
+    [{ TRUSTED_PROXIES: '10.42.0.0/16, elb' }, /^invalid configuration: TRUSTED_PROXIES must be .*; "elb" is not one$/],
+    [{ TRUSTED_PROXIES: '10.42.0.0/33' }, /^invalid configuration: TRUSTED_PROXIES .*"10\.42\.0\.0\/33" is not one$/],
   ];
   for (const [source, expected] of cases) {
     assert.throws(

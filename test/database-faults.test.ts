@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../service/src/app';
 import { loadConfig } from '../service/src/config';
 import { MysqlStore } from '../service/src/stores/mysql';
-import { waitFor } from './support/app';
+import { scrape, waitFor } from './support/app';
 import { LogCapture } from './support/log-capture';
 import { MariadbInstance } from './support/mariadb-instance';
 
@@ -105,7 +105,7 @@ test('a database killed under the service: fast 503s, /ready 503, no crash; reco
   assert.deepEqual(messages.slice(0, 2), ['after the restart', 'before the crash']);
   assert.ok(!messages.includes('during the outage'), 'a write answered 503 was stored');
 
-  const metrics = (await app.inject('/metrics')).body;
+  const metrics = await scrape(app);
   assert.match(metrics, /store_operation_errors_total\{operation="addMessage"\} [1-9]/);
 });
 

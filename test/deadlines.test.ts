@@ -10,6 +10,7 @@ import type { Store } from '../service/src/stores/store';
 import { waitFor } from './support/app';
 import { FerretdbInstance, mongoUnavailable } from './support/ferretdb';
 import type { LogCapture } from './support/log-capture';
+import { UNTHROTTLED } from './support/server-process';
 import { StallingProxy } from './support/stalling-proxy';
 import { dropMysqlDatabase, MYSQL } from './support/stores';
 
@@ -26,7 +27,7 @@ async function timed(work: () => Promise<LightMyRequestResponse>) {
 
 async function appOn(store: Store, logs?: LogCapture): Promise<FastifyInstance> {
   const app = await buildApp({
-    config: loadConfig({ DB_ENGINE: store.engine }),
+    config: loadConfig({ DB_ENGINE: store.engine, ...UNTHROTTLED }),
     store,
     logger: logs ? { level: 'info', stream: logs } : false,
     retry: { initialDelayMs: 50, maxDelayMs: 200 },

@@ -116,14 +116,14 @@ after(async () => {
   await rm(build, { recursive: true, force: true });
 });
 
-test('the Dockerfile: pinned base by version and digest, non-root numeric user, port 5000, node as PID 1', async () => {
+test('the Dockerfile: pinned base by version and digest, non-root numeric user, ports 5000 and 9464, node as PID 1', async () => {
   const text = await dockerfile;
   assert.match(text, /^ARG NODE_IMAGE=node:\d+\.\d+\.\d+-alpine\d+\.\d+@sha256:[0-9a-f]{64}$/m);
   const runtime = await stage('runtime');
   assert.match(runtime[0] as string, /^FROM \$\{NODE_IMAGE\} AS runtime$/);
   const user = runtime.find((line) => line.startsWith('USER '));
   assert.match(user ?? '', /^USER [1-9]\d*:[1-9]\d*$/);
-  assert.ok(runtime.includes('EXPOSE 5000'));
+  assert.ok(runtime.includes('EXPOSE 5000 9464'), 'the web port and the metrics port');
   assert.equal(runtime.at(-1), 'CMD ["node", "service/dist/server.js"]');
   assert.ok(!runtime.some((line) => /COPY .*(test|bench|infra|policy|node_modules)/.test(line)));
 });

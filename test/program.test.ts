@@ -59,6 +59,55 @@ for (const { stack, engine } of RUNS) {
       }
     });
 
+    test('the write limit counts clients: on eks the load balancer names them in X-Forwarded-For, trusted from the VPC only', () => {
+      const service = one(run, 'kubernetes:core/v1:Service', 'web-service');
+      const web = containers(one(run, 'kubernetes:apps/v1:Deployment'))[0] as Container;
+      const trusted = web.env.find((e: { name: string }) => e.name === 'TRUSTED_PROXIES')?.value;
+      if (stack === 'eks') {
+        assert.equal(
+          service.inputs.metadata.annotations?.['service.beta.kubernetes.io/aws-load-balancer-backend-protocol'],
+          'http',
+          'a TCP listener hides the client',
+        );
+        assert.equal(trusted, one(run, 'aws:ec2/vpc:Vpc').inputs.cidrBlock, 'the pods must trust the VPC, and only it');
+      } else {
+        assert.equal(service.inputs.metadata.annotations, undefined);
+        assert.equal(trusted, undefined, 'nothing in front of a NodePort adds X-Forwarded-For');
+      }
+    });
+
+    test("/metrics: a port of its own that no Service exposes, open to the cluster's pods only", () => {
+      const web = containers(one(run, 'kubernetes:apps/v1:Deployment'))[0] as Container;
+      const metrics = web.ports.find((p: { name: string }) => p.name === 'metrics');
+      assert.equal(metrics?.containerPort, 9464);
+      const env = web.env.find((e: { name: string }) => e.name === 'METRICS_PORT')?.value;
+      assert.equal(env, String(metrics.containerPort), 'the service listens where the pod says');
+      for (const service of ofType(run, 'kubernetes:core/v1:Service')) {
+        for (const port of service.inputs.spec.ports) {
+          assert.ok(![9464, 'metrics'].includes(port.targetPort), `${service.name} exposes the metrics port`);
+        }
+      }
+      const webPolicies = ofType(run, 'kubernetes:networking.k8s.io/v1:NetworkPolicy').filter(
+        (p) => p.inputs.spec.podSelector.matchLabels['app.kubernetes.io/component'] === 'web',
+      );
+      const rulesFor = (port: number) =>
+        webPolicies
+          .flatMap((p) => p.inputs.spec.ingress)
+          .filter((rule) => rule.ports.some((r: { port: number }) => r.port === port));
+      assert.deepEqual(
+        rulesFor(9464).map((rule) => rule.from),
+        [[{ namespaceSelector: {} }]],
+        'the metrics port must admit pods of the cluster and nothing from outside it',
+      );
+      assert.deepEqual(
+        rulesFor(5000).map((rule) => rule.from),
+        [undefined],
+        'the web port stays open to the load balancer',
+      );
+      const annotations = one(run, 'kubernetes:apps/v1:Deployment').inputs.spec.template.metadata.annotations;
+      assert.equal(annotations['prometheus.io/port'], '9464');
+    });
+
     test('everything Kubernetes lives in the stack namespace, deployed with the cluster provider', () => {
       const namespace = one(run, 'kubernetes:core/v1:Namespace');
       assert.equal(namespace.inputs.metadata.name, `two-tier-${stack}`);

@@ -1,35 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import Ajv, { type ValidateFunction } from 'ajv';
 import type { LightMyRequestResponse } from 'fastify';
-import { assertClientError, startApp, type TestApp } from './support/app';
+import { assertClientError, scrape, startApp, type TestApp } from './support/app';
+import { responseSchemas } from './support/openapi';
 import { ENGINES, stopFerretdb, unavailable } from './support/stores';
 
 const json = { 'content-type': 'application/json' };
-
-/**
- * Validators of the JSON responses an OpenAPI document declares, strict about fields: an object schema
- * that does not allow more properties than it names rejects any other (formats are not checked here).
- */
-function responseSchemas(document: object): (path: string, method: string, status: number) => ValidateFunction {
-  const strict = (schema: unknown): unknown => {
-    if (Array.isArray(schema)) return schema.map(strict);
-    if (typeof schema !== 'object' || schema === null) return schema;
-    const copy = Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, strict(value)]));
-    if (copy.type === 'object' && copy.additionalProperties === undefined) copy.additionalProperties = false;
-    return copy;
-  };
-  const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
-  ajv.addSchema(strict(document) as object, 'openapi');
-  return (path, method, status) => {
-    const pointer = ['paths', path, method.toLowerCase(), 'responses', String(status), 'content', 'application/json']
-      .map((part) => part.replaceAll('~', '~0').replaceAll('/', '~1'))
-      .join('/');
-    const validate = ajv.getSchema(`openapi#/${pointer}/schema`);
-    assert.ok(validate, `the document declares no JSON ${status} answer for ${method} ${path}`);
-    return validate;
-  };
-}
 
 function nested(depth: number): Record<string, unknown> {
   let document: Record<string, unknown> = { leaf: true };
@@ -85,6 +61,8 @@ for (const engine of ENGINES) {
         ['GET', '/data?limit=1', 200],
         ['POST', '/data', 201, { checked: ['against', 'the', 'document'] }],
         ['POST', '/submit', 201, { message: 'from the form, as JSON' }],
+        ['POST', '/data', 413, { blob: 'x'.repeat(70_000) }],
+        ['POST', '/data', 400, { $where: 'sleep(1)' }],
       ];
       const checked = responseSchemas(t.app.swagger());
       for (const [method, url, status, payload] of cases) {
@@ -219,10 +197,10 @@ for (const engine of ENGINES) {
 
     test('Idempotency-Key: the same key and body give the first result and store once; another body is a 422', async () => {
       const form = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-      for (const [url, body, headers] of [
-        ['/messages', { message: 'only once' }, json],
-        ['/data', { order: 42, items: ['a'] }, json],
-        ['/submit', 'new_message=once%20from%20the%20form', form],
+      for (const [url, body, headers, other] of [
+        ['/messages', { message: 'only once' }, json, { message: 'only once, changed' }],
+        ['/data', { order: 42, items: ['a'] }, json, { order: 42, items: ['a'], changed: true }],
+        ['/submit', 'new_message=once%20from%20the%20form', form, 'new_message=once%20from%20the%20form%20changed'],
       ] as const) {
         const key = `key-${engine}-${url}`;
         const before = await counts();
@@ -237,7 +215,6 @@ for (const engine of ENGINES) {
           before.messages + before.documents + 1,
           `${url}: a retry stored again`,
         );
-        const other = typeof body === 'string' ? `${body}%20changed` : { ...body, changed: true };
         await writesNothing(async () => {
           assertClientError(await post(url, other, { ...headers, 'idempotency-key': key }), 422, /Idempotency-Key/);
         });
@@ -281,6 +258,64 @@ for (const engine of ENGINES) {
       const submit = await t.app.inject({ method: 'GET', url: '/submit' });
       assertClientError(submit, 405);
       assert.equal(submit.headers.allow, 'POST');
+      // Whatever the request carries: a QUERY without a Content-Type, a PUT of a type no route parses.
+      const query = await t.app.inject({ method: 'QUERY', url: '/health' });
+      assertClientError(query, 405);
+      assert.equal(query.headers.allow, 'GET, HEAD');
+      const put = await post('/data', 'x', { 'content-type': 'text/plain' });
+      assert.equal(put.statusCode, 415, 'POST is allowed on /data, so its body is judged');
+      assertClientError(
+        await t.app.inject({ method: 'PUT', url: '/data', payload: 'x', headers: { 'content-type': 'text/plain' } }),
+        405,
+      );
+    });
+
+    test('the OpenAPI document says what the service does: ids, bodies, every answer and its content types', async () => {
+      const document = t.app.swagger() as {
+        openapi: string;
+        // biome-ignore lint/suspicious/noExplicitAny: the document is plain JSON.
+        paths: Record<string, Record<string, any>>;
+      };
+      assert.equal(document.openapi, '3.1.0');
+      const id = engine === 'mongodb' ? /^[0-9a-f]{24}$/ : /^[1-9][0-9]{0,18}$/;
+      for (const path of ['/messages', '/data']) {
+        const parameters = document.paths[path]?.get.parameters as {
+          name: string;
+          required: boolean;
+          schema: { pattern?: string };
+        }[];
+        const before = parameters.find((p) => p.name === 'before');
+        assert.equal(
+          before?.schema.pattern,
+          id.source,
+          `${path}: the document does not say what an id is on ${engine}`,
+        );
+        assert.equal(parameters.find((p) => p.name === 'limit')?.required, false, `${path}: limit has a default`);
+        const created = (await post(path, path === '/data' ? { a: 1 } : { message: 'an id' })).json();
+        assert.match(created.id, new RegExp(before?.schema.pattern as string));
+      }
+      for (const path of ['/messages', '/data', '/submit']) {
+        const statuses = Object.keys(document.paths[path]?.post.responses).sort();
+        const expected = ['201', '400', '413', '415', '422', '429', '503', ...(path === '/submit' ? ['303'] : [])];
+        assert.deepEqual(statuses, expected.sort(), `${path}: the answers documented`);
+      }
+      const submit = document.paths['/submit']?.post.responses;
+      assert.ok(submit['303'].headers.location && !submit['303'].content, 'the 303 is a redirect without a body');
+      for (const status of ['400', '413', '415', '422', '429', '503']) {
+        assert.deepEqual(Object.keys(submit[status].content).sort(), ['application/json', 'text/html'], status);
+      }
+      const keys = new RegExp(
+        document.paths['/data']?.post.requestBody.content['application/json'].schema.propertyNames.pattern,
+      );
+      assert.deepEqual(
+        ['note', 'a.b', '$set', 'id', '_id', 'a\u0000b', '__proto__', 'ident'].filter((key) => keys.test(key)),
+        ['note', 'ident'],
+        'the document says which keys a document may have',
+      );
+      assert.equal(
+        document.paths['/messages']?.post.requestBody.content['application/json'].schema.additionalProperties,
+        false,
+      );
     });
 
     test('security headers are on the page, not on JSON', async () => {
@@ -338,9 +373,9 @@ for (const engine of ENGINES) {
       assert.match(script.headers['content-type'] as string, /javascript/);
     });
 
-    test('GET /metrics exposes request counts and latency by route and status, store errors and pool state', async () => {
+    test("the metrics listener's GET /metrics exposes request counts and latency by route and status, store errors and pool state", async () => {
       await t.app.inject('/messages');
-      const text = (await t.app.inject('/metrics')).body;
+      const text = await scrape(t.app);
       assert.match(text, /http_requests_total\{method="GET",route="\/messages",status_code="200"\} \d+/);
       assert.match(text, /http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/messages"/);
       assert.match(text, /# TYPE store_operation_errors_total counter/);

@@ -29,6 +29,9 @@ const workflows = Object.fromEntries(
     .map((file) => [file, yaml.load(readFileSync(join(FOLDER, file), 'utf8')) as Workflow]),
 );
 
+/** `owner/repo[/path]@<full commit> # vX.Y.Z`: the commit runs, the comment says which release it is. */
+const PINNED_ACTION = /^(?<action>[\w.-]+\/[\w.-]+(?:\/[\w./-]+)?)@(?<commit>[0-9a-f]{40}) # (?<tag>v\d+\.\d+\.\d+)$/;
+
 const TEST_COMMAND = /(^|\s)(npm test|bash \.ci\/run)(\s|$)/m;
 
 /** Whether a job runs the test suite, itself or through a reusable workflow of this repository. */
@@ -136,6 +139,29 @@ describe('the GitHub workflows', () => {
         assert.ok('schedule' in workflow.on && 'workflow_dispatch' in workflow.on);
       }
     }
+  });
+
+  test('every action from another repository is pinned by its full commit, its release tag in a comment', () => {
+    const pinned = new Map<string, string>();
+    let actions = 0;
+    for (const file of Object.keys(workflows)) {
+      for (const [, reference = ''] of readFileSync(join(FOLDER, file), 'utf8').matchAll(
+        /^\s*(?:- )?uses:\s*(.+)$/gm,
+      )) {
+        if (reference.startsWith('./')) continue;
+        actions++;
+        const match = PINNED_ACTION.exec(reference.trim());
+        assert.ok(match?.groups, `${file}: "${reference}" is not pinned as <owner>/<repo>@<40 hex digits> # vX.Y.Z`);
+        const { action, commit, tag } = match.groups as { action: string; commit: string; tag: string };
+        const seen = pinned.get(action);
+        assert.ok(
+          !seen || seen === `${commit} ${tag}`,
+          `${file}: ${action} is pinned to ${commit} ${tag} here, ${seen} elsewhere`,
+        );
+        pinned.set(action, `${commit} ${tag}`);
+      }
+    }
+    assert.ok(actions >= 8, `only ${actions} actions were found`);
   });
 
   test('least privilege: read-only by default, OIDC instead of AWS keys, secrets only from the repository', () => {

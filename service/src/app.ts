@@ -9,17 +9,18 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
-import { destination } from 'pino';
-import type { Config } from './config';
+import { type Config, trustedProxies } from './config';
+import { logOutput } from './log-output';
 import { drainingPlugin } from './plugins/draining';
 import { errorsPlugin } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
+import { writeLimitPlugin } from './plugins/rate-limit';
 import { type RetryOptions, storePlugin } from './plugins/store';
 import { boardRoutes } from './routes/board';
 import { dataRoutes } from './routes/data';
 import { healthRoutes } from './routes/health';
 import { messageRoutes } from './routes/messages';
-import { ErrorSchema } from './schemas';
+import { JsonValueSchema, MAX_BODY_KIB } from './schemas';
 import { createStore } from './stores';
 import type { Store } from './stores/store';
 
@@ -27,28 +28,24 @@ export interface AppOptions {
   config: Config;
   /** The store to use instead of the one `config` names (tests hand in their own). */
   store?: Store;
-  /** Pino options; `false` for silence. Defaults to `LOG_LEVEL` on stdout. */
+  /** Pino options; `false` for silence. Defaults to `LOG_LEVEL` on stdout (see log-output.ts). */
   logger?: FastifyServerOptions['logger'];
   /** Backoff of the background connection to the database. */
   retry?: RetryOptions;
 }
 
-const BODY_LIMIT = 64 * 1024;
+const BODY_LIMIT = MAX_BODY_KIB * 1024;
 /** service/public, from src/ under tsx and from dist/ compiled or bundled: this file sits one level down in each. */
 const PUBLIC_ROOT = join(__dirname, '..', 'public');
-/**
- * Log lines are written to stdout asynchronously in batches of this size (one write per request cost
- * 14% of the CPU under load), at least every LOG_FLUSH_MS and on exit.
- */
-const LOG_BUFFER_BYTES = 4096;
-const LOG_FLUSH_MS = 100;
 
 /**
- * Bodies are validated as sent (a number is not a message); query strings and params are text, so
- * `?limit=10` is coerced to a number. Defaults fill in what was left out.
+ * Bodies are validated as sent (a number is not a message, a field the schema does not name is refused);
+ * query strings and params are text, so `?limit=10` is coerced to a number. Defaults fill in what was left out.
  */
 const validators = {
-  body: new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: true, allErrors: false }),
+  body: new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false }).addSchema(
+    JsonValueSchema,
+  ),
   text: new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false }),
 };
 
@@ -75,17 +72,20 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
     logger: logger ?? {
       level: config.LOG_LEVEL,
       redact: ['req.headers.authorization', 'req.headers.cookie'],
-      stream: destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS }),
+      stream: await logOutput(),
     },
     logController: new RequestLogController(),
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // request.ip, the write limit's key: the TCP peer, or the client a trusted proxy names in X-Forwarded-For.
+    trustProxy: trustedProxies(config).join(',') || false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      // 3.1: its schemas are JSON Schema, so the document can say which keys a document may have.
+      openapi: '3.1.0',
       info: {
         title: 'two-tier web tier',
         description: 'Messages and JSON documents over MySQL, MongoDB or memory',
@@ -103,11 +103,13 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
   );
   // Only JSON (and, for the form, urlencoded) bodies are understood; anything else is a 415.
   app.removeContentTypeParser('text/plain');
-  app.addSchema(ErrorSchema);
+  // For the document; the body validator has it already.
+  app.addSchema(JsonValueSchema);
   await app.register(errorsPlugin);
   await app.register(metricsPlugin);
   await app.register(storePlugin, { store: store ?? (await createStore(config)), retry });
   await app.register(drainingPlugin);
+  await app.register(writeLimitPlugin, { max: config.RATE_LIMIT_MAX, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS });
   await app.register(healthRoutes);
   await app.register(messageRoutes);
   await app.register(dataRoutes);

@@ -1,9 +1,12 @@
+import { isIP } from 'node:net';
 import envSchema from 'env-schema';
 import { type Static, Type } from 'typebox';
 
 const ConfigSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
   PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 5000 }),
+  /** GET /metrics listens here, apart from the public port. */
+  METRICS_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 9464 }),
   DB_ENGINE: Type.Enum(['mysql', 'mongodb', 'memory'], { default: 'memory' }),
   MYSQL_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   MYSQL_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 3306 }),
@@ -13,6 +16,15 @@ const ConfigSchema = Type.Object({
   MONGODB_URL: Type.String({ pattern: '^mongodb(\\+srv)?://', default: 'mongodb://127.0.0.1:27017' }),
   MONGODB_DATABASE: Type.String({ pattern: '^[^/\\\\. "$]{1,63}$', default: 'app' }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  /** Writes (POST /messages, /submit, /data) one client may make per window, in each process. */
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 1, maximum: 1_000_000_000, default: 30 }),
+  RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
+  /**
+   * Addresses or CIDR ranges, comma-separated, of the proxies in front of the service (a load balancer, the
+   * nodes); their X-Forwarded-For names the client. Empty: the client is the TCP peer, and a client's own
+   * X-Forwarded-For is never believed.
+   */
+  TRUSTED_PROXIES: Type.String({ default: '' }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -32,11 +44,36 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       .filter((name) => source[name] !== undefined)
       .map((name) => [name, source[name]]),
   );
+  let config: Config;
   try {
-    return envSchema<Config>({ schema: structuredClone(ConfigSchema), data: known, env: false });
+    config = envSchema<Config>({ schema: structuredClone(ConfigSchema), data: known, env: false });
   } catch (error) {
     throw new ConfigError(describe(error));
   }
+  if (config.METRICS_PORT === config.PORT) {
+    throw new ConfigError(`invalid configuration: METRICS_PORT must differ from PORT (both are ${config.PORT})`);
+  }
+  const notARange = trustedProxies(config).find((range) => !isAddressRange(range));
+  if (notARange !== undefined) {
+    throw new ConfigError(
+      `invalid configuration: TRUSTED_PROXIES must be addresses or CIDR ranges separated by commas; "${notARange}" is not one`,
+    );
+  }
+  return config;
+}
+
+/** TRUSTED_PROXIES as a list; empty when none are trusted. */
+export function trustedProxies(config: Config): string[] {
+  return config.TRUSTED_PROXIES.split(',')
+    .map((range) => range.trim())
+    .filter(Boolean);
+}
+
+function isAddressRange(range: string): boolean {
+  const [address = '', bits, ...rest] = range.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128));
 }
 
 interface AjvError {

@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app';
 import { ConfigError, loadConfig } from './config';
+import { buildMetricsApp } from './metrics-app';
 
 /** How long in-flight requests may take to finish after SIGTERM; Kubernetes' grace period is longer. */
 const DRAIN_MS = 10_000;
@@ -13,15 +14,18 @@ const DRAIN_DELAY_MS = 1_000;
 async function main(): Promise<void> {
   const config = loadConfig();
   const app = await buildApp({ config });
+  const metrics = await buildMetricsApp({ registry: app.metrics.registry, logger: app.log });
   closeWithGrace({ delay: DRAIN_MS, logger: app.log }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
     else app.log.info({ signal }, 'draining: refusing new connections, finishing requests in flight');
     app.readiness.draining = true;
     if (!err) await new Promise((resolve) => setTimeout(resolve, DRAIN_DELAY_MS));
     await app.close();
+    await metrics.close();
     app.log.info('stopped');
   });
   await app.listen({ host: config.HOST, port: config.PORT });
+  await metrics.listen({ host: config.HOST, port: config.METRICS_PORT });
 }
 
 main().catch((error: unknown) => {

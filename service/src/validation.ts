@@ -1,27 +1,46 @@
+import type { preValidationHookHandler } from 'fastify';
 import { badRequest } from './plugins/errors';
-import { MAX_DOCUMENT_DEPTH } from './schemas';
-import type { JsonObject } from './stores/store';
+import { MAX_DOCUMENT_DEPTH, NOT_BLANK } from './schemas';
 
 /** The error code of a missing or blank message, which the page words for people. */
 export const EMPTY_MESSAGE = 'EMPTY_MESSAGE';
 
-/** The schema bounds the length; this refuses a message that is only white space. */
-export function assertMessageText(text: string): void {
-  if (text.trim() === '') throw badRequest('message must not be empty or only white space', EMPTY_MESSAGE);
+const notBlank = new RegExp(NOT_BLANK);
+
+/*
+ * The schemas say what these hooks refuse, so the OpenAPI document is exact; the hooks run before the
+ * schema is checked and refuse it first, in words a person understands.
+ */
+
+/** Refuses a body without a message (the first of `fields` it has), or whose message is only white space. */
+export function checkMessageText(...fields: string[]): preValidationHookHandler {
+  return (request, _reply, done) => {
+    const body = request.body;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return done();
+    const text = fields.map((field) => (body as Record<string, unknown>)[field]).find((value) => value !== undefined);
+    if (text === undefined) return done(badRequest(`${fields[0]} is required`, EMPTY_MESSAGE));
+    if (typeof text === 'string' && text !== '' && !notBlank.test(text)) {
+      return done(badRequest('message must not be empty or only white space', EMPTY_MESSAGE));
+    }
+    done();
+  };
 }
 
 /**
- * Keys are refused the same way on every engine: "$" and "." are MongoDB operators and paths,
- * NUL ends a C string; "id" and "_id" are the server's.
+ * Refuses document keys the same way on every engine: "$" and "." are MongoDB operators and paths, NUL
+ * ends a C string; "id" and "_id" are the server's; and documents nested too deep.
  */
-export function assertStorableDocument(document: JsonObject): void {
+export const checkDocument: preValidationHookHandler = (request, _reply, done) => {
+  const document = request.body;
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) return done();
   for (const key of ['id', '_id']) {
-    if (Object.hasOwn(document, key))
-      throw badRequest(`"${key}" is assigned by the server; remove it from the document`);
+    if (Object.hasOwn(document, key)) {
+      return done(badRequest(`"${key}" is assigned by the server; remove it from the document`));
+    }
   }
   const problem = findProblem(document, 1);
-  if (problem) throw badRequest(problem);
-}
+  done(problem ? badRequest(problem) : undefined);
+};
 
 function findProblem(value: unknown, depth: number): string | undefined {
   if (value === null || typeof value !== 'object') return undefined;

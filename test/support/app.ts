@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../service/src/app';
 import { loadConfig } from '../../service/src/config';
+import { buildMetricsApp } from '../../service/src/metrics-app';
+import { UNTHROTTLED } from './server-process';
 import { type Engine, type StoreFixture, storeFixtures } from './stores';
 
 export interface TestApp {
@@ -10,11 +12,11 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The real app on a fresh database of the given engine, connected and ready. */
-export async function startApp(engine: Engine): Promise<TestApp> {
+/** The real app on a fresh database of the given engine, connected and ready; `env` adds to its config. */
+export async function startApp(engine: Engine, env: Record<string, string> = {}): Promise<TestApp> {
   const fixture = await storeFixtures[engine]();
   const app = await buildApp({
-    config: loadConfig({ DB_ENGINE: engine }),
+    config: loadConfig({ DB_ENGINE: engine, ...UNTHROTTLED, ...env }),
     store: fixture.store,
     logger: false,
     retry: { initialDelayMs: 20, maxDelayMs: 200 },
@@ -45,4 +47,16 @@ export function assertClientError(response: LightMyRequestResponse, statusCode: 
   assert.deepEqual(Object.keys(body).sort(), ['error', 'message', 'statusCode']);
   assert.equal(body.statusCode, statusCode);
   if (pattern) assert.match(body.message, pattern);
+}
+
+/** What a Prometheus scrape of the app's metrics listener returns. */
+export async function scrape(app: FastifyInstance): Promise<string> {
+  const metrics = await buildMetricsApp({ registry: app.metrics.registry });
+  try {
+    const response = await metrics.inject('/metrics');
+    assert.equal(response.statusCode, 200, `the scrape failed: ${response.body}`);
+    return response.body;
+  } finally {
+    await metrics.close();
+  }
 }

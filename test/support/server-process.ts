@@ -4,6 +4,9 @@ import { freePort } from './ports';
 
 export const REPO = join(__dirname, '..', '..');
 
+/** A write limit no test's or benchmark's traffic reaches; a test of the limit sets its own. */
+export const UNTHROTTLED = { RATE_LIMIT_MAX: String(1_000_000_000) };
+
 /** The web tier as users run it: its own process, configured by environment variables. */
 export class ServerProcess {
   readonly stdout: string[] = [];
@@ -13,6 +16,7 @@ export class ServerProcess {
   private constructor(
     readonly child: ChildProcess,
     readonly port: number,
+    readonly metricsPort: number,
   ) {
     child.stdout
       ?.setEncoding('utf8')
@@ -24,7 +28,8 @@ export class ServerProcess {
   }
 
   /**
-   * Starts `entry` (the TypeScript server by default) with `env` on top of a minimal environment;
+   * Starts `entry` (the TypeScript server by default) with `env` on top of a minimal, unthrottled environment
+   * with ports of its own;
    * `command` replaces this Node.js and its arguments (e.g. another user's `node` with its entry).
    */
   static async start(
@@ -33,17 +38,30 @@ export class ServerProcess {
     { command, cwd = REPO }: { command?: string[]; cwd?: string } = {},
   ) {
     const port = Number(env.PORT ?? (await freePort()));
+    const metricsPort = Number(env.METRICS_PORT ?? (await freePort()));
     const [file, ...args] = command ?? [process.execPath, ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), entry];
     const child = spawn(file as string, args, {
       cwd,
-      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        METRICS_PORT: String(metricsPort),
+        ...UNTHROTTLED,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    return new ServerProcess(child, port);
+    return new ServerProcess(child, port, metricsPort);
   }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Where GET /metrics answers, apart from the public port. */
+  get metricsUrl(): string {
+    return `http://127.0.0.1:${this.metricsPort}`;
   }
 
   /** Pino lines parsed; lines that are not JSON are skipped. */
@@ -69,8 +87,10 @@ export class ServerProcess {
     }
   }
 
+  /** Resolves once both listeners, the web port's and the metrics port's, are up. */
   async listening(): Promise<void> {
     await this.waitForLog(`Server listening at ${this.url}`);
+    await this.waitForLog(`Server listening at ${this.metricsUrl}`);
   }
 
   kill(): void {

@@ -37,6 +37,19 @@ export function mysqlEnv(database: string, port = MYSQL.port): Record<string, st
   };
 }
 
+/** The service's environment for a database of its own on the MongoDB the tests use (see `mongoUrl`). */
+export async function mongoEnv(database: string): Promise<Record<string, string>> {
+  return { DB_ENGINE: 'mongodb', MONGODB_URL: await mongoUrl(), MONGODB_DATABASE: database };
+}
+
+/** Removes a test database from the MongoDB the tests use. */
+export async function dropMongoDatabase(database: string): Promise<void> {
+  const { MongoClient } = await import('mongodb');
+  const client = new MongoClient(await mongoUrl(), { serverSelectionTimeoutMS: 2_000 });
+  await client.db(database).dropDatabase();
+  await client.close();
+}
+
 /** Removes a test database from the machine's MariaDB. */
 export async function dropMysqlDatabase(database: string): Promise<void> {
   const connection = await mysql.createConnection(MYSQL);
@@ -45,7 +58,8 @@ export async function dropMysqlDatabase(database: string): Promise<void> {
 }
 
 let databases = 0;
-function uniqueName(): string {
+/** A database name no other test of this run uses. */
+export function uniqueName(): string {
   return `two_tier_test_${process.pid}_${++databases}`;
 }
 
@@ -99,12 +113,7 @@ export const storeFixtures: Record<Engine, () => Promise<StoreFixture>> = {
     return {
       store: new MongoStore({ url, database }),
       env: { DB_ENGINE: 'mongodb', MONGODB_URL: url, MONGODB_DATABASE: database },
-      async drop() {
-        const { MongoClient } = await import('mongodb');
-        const client = new MongoClient(url, { serverSelectionTimeoutMS: 2_000 });
-        await client.db(database).dropDatabase();
-        await client.close();
-      },
+      drop: () => dropMongoDatabase(database),
     };
   },
 };

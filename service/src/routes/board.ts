@@ -6,9 +6,9 @@ import helmet from 'helmet';
 import Negotiator from 'negotiator';
 import { Type } from 'typebox';
 import { renderBoard } from '../page';
-import { badRequest, type ErrorBody, type ErrorRenderer, sendJsonError } from '../plugins/errors';
-import { bodyErrors, MAX_MESSAGE_LENGTH, MessageSchema, MessageText, storeErrors } from '../schemas';
-import { assertMessageText, EMPTY_MESSAGE } from '../validation';
+import { type ErrorBody, type ErrorRenderer, sendJsonError } from '../plugins/errors';
+import { bodyErrors, MAX_MESSAGE_LENGTH, MessageText, pageOrJsonError, schemasFor, storeErrors } from '../schemas';
+import { checkMessageText, EMPTY_MESSAGE } from '../validation';
 import { IdempotencyHeadersSchema, idempotencyOf } from './idempotency';
 
 const BOARD_SIZE = 50;
@@ -19,10 +19,23 @@ const WelcomeSchema = Type.Object({
   time: Type.String({ format: 'date-time' }),
 });
 
-const SubmitSchema = Type.Object({
-  new_message: Type.Optional(MessageText),
-  message: Type.Optional(MessageText),
-});
+/** The form's field, or the JSON API's: one of them is required. */
+const SubmitSchema = Type.Object(
+  { new_message: Type.Optional(MessageText), message: Type.Optional(MessageText) },
+  { additionalProperties: false, anyOf: [{ required: ['new_message'] }, { required: ['message'] }] },
+);
+
+/** The form's answers besides the JSON 201: the 303 to the page, and each error as the page or as JSON. */
+const submitResponses = {
+  303: {
+    type: 'null',
+    description: 'Posted, for a client that did not ask for JSON: back to the page',
+    headers: { location: Type.String({ description: 'The page: /' }) },
+  },
+  ...Object.fromEntries(
+    Object.entries({ ...storeErrors, ...bodyErrors }).map(([status, error]) => [status, pageOrJsonError(error)]),
+  ),
+};
 
 /** The page's security headers, computed once; only the page and its files get them, JSON needs none. */
 const securityHeaders = helmet({
@@ -52,6 +65,7 @@ export interface BoardOptions {
 
 /** The page of the MySQL seed (GET / and the form's POST /submit) and the MongoDB seed's JSON welcome. */
 export const boardRoutes: FastifyPluginAsyncTypebox<BoardOptions> = async (app, { publicRoot }) => {
+  const { Message } = schemasFor(app.store.engine);
   await app.register(formbody, { bodyLimit: 65_536 });
   await app.register(fastifyStatic, {
     root: publicRoot,
@@ -65,8 +79,9 @@ export const boardRoutes: FastifyPluginAsyncTypebox<BoardOptions> = async (app, 
   /** A failure comes back as the page (with the list, the reason in words and the text kept), or as JSON. */
   const renderError: ErrorRenderer = async (error, payload, request, reply) => {
     if (wantsJson(request)) return sendJsonError(payload, reply);
+    // A database that failed, or a client over its write limit, gets the page without reading the database.
     const messages =
-      payload.statusCode === 503
+      payload.statusCode === 503 || payload.statusCode === 429
         ? undefined
         : await app.store.listMessages({ limit: BOARD_SIZE }).then(
             (page) => page.items,
@@ -96,6 +111,9 @@ export const boardRoutes: FastifyPluginAsyncTypebox<BoardOptions> = async (app, 
             },
           },
           503: {
+            description:
+              'The database failed: the page says so (a JSON client gets the welcome, which needs no database)',
+            headers: storeErrors[503].headers,
             content: { 'text/html': { schema: Type.String({ description: 'The page, saying what is wrong' }) } },
           },
         },
@@ -115,21 +133,26 @@ export const boardRoutes: FastifyPluginAsyncTypebox<BoardOptions> = async (app, 
     '/submit',
     {
       config: { renderError },
+      preValidation: [app.writeLimit.preValidation, checkMessageText('new_message', 'message')],
       schema: {
         summary:
           'Post a message from the form (field new_message) or as JSON {"message"}: JSON 201 when the client accepts JSON, else a 303 to the page',
+        description: app.writeLimit.description,
         tags: ['board'],
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         headers: IdempotencyHeadersSchema,
         body: SubmitSchema,
-        response: { 201: MessageSchema, ...storeErrors, ...bodyErrors },
+        response: {
+          201: Message,
+          ...submitResponses,
+          429: pageOrJsonError(app.writeLimit.responses[429]),
+        },
       },
     },
     async (request, reply) => {
       reply.header('vary', 'Accept');
-      const text = request.body.new_message ?? request.body.message;
-      if (text === undefined) throw badRequest('new_message is required', EMPTY_MESSAGE);
-      assertMessageText(text);
+      // checkMessageText refused a body with neither.
+      const text = (request.body.new_message ?? request.body.message) as string;
       const created = await app.store.addMessage(text, new Date(), idempotencyOf(request));
       if (!wantsJson(request)) return reply.redirect('/', 303);
       return reply.code(201).send(created);

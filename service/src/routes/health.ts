@@ -53,10 +53,5 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-    reply.type(app.metrics.registry.contentType);
-    return app.metrics.registry.metrics();
-  });
-
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
 };

@@ -1,12 +1,5 @@
 import type { IdempotencyKey, JsonObject, Message, Page, PageQuery, Store, StoredDocument } from './store';
-import {
-  documentSize,
-  IDEMPOTENCY_TTL_MS,
-  IdempotencyConflictError,
-  isDecimalId,
-  messageSize,
-  readPage,
-} from './store';
+import { documentSize, hasIdForm, IDEMPOTENCY_TTL_MS, IdempotencyConflictError, messageSize, readPage } from './store';
 
 interface RememberedKey {
   fingerprint: string;
@@ -27,7 +20,7 @@ export class MemoryStore implements Store {
   async ping(): Promise<void> {}
 
   isValidId(id: string): boolean {
-    return isDecimalId(id);
+    return hasIdForm(this.engine, id);
   }
 
   classify(): 'unavailable' {

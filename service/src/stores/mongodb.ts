@@ -17,7 +17,7 @@ import type {
   Store,
   StoredDocument,
 } from './store';
-import { documentSize, IDEMPOTENCY_TTL_MS, IdempotencyConflictError, messageSize, readPage } from './store';
+import { documentSize, hasIdForm, IDEMPOTENCY_TTL_MS, IdempotencyConflictError, messageSize, readPage } from './store';
 
 export interface MongoStoreOptions {
   url: string;
@@ -117,7 +117,7 @@ export class MongoStore implements Store {
   }
 
   isValidId(id: string): boolean {
-    return /^[0-9a-f]{24}$/.test(id);
+    return hasIdForm(this.engine, id);
   }
 
   classify(error: unknown): Failure {

@@ -16,14 +16,7 @@ import type {
   Store,
   StoredDocument,
 } from './store';
-import {
-  documentSize,
-  IDEMPOTENCY_TTL_MS,
-  IdempotencyConflictError,
-  isDecimalId,
-  messageSize,
-  readPage,
-} from './store';
+import { documentSize, hasIdForm, IDEMPOTENCY_TTL_MS, IdempotencyConflictError, messageSize, readPage } from './store';
 
 export interface MysqlStoreOptions {
   host: string;
@@ -151,7 +144,7 @@ export class MysqlStore implements Store {
   }
 
   isValidId(id: string): boolean {
-    return isDecimalId(id);
+    return hasIdForm(this.engine, id);
   }
 
   classify(error: unknown): Failure {

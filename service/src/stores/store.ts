@@ -149,7 +149,20 @@ export async function readPage<T extends { id: string }>(
 export const messageSize = (message: Message): number => message.message.length * 2 + 96;
 export const documentSize = (document: StoredDocument): number => JSON.stringify(document).length;
 
-/** Decimal ids of auto-increment tables (MySQL, memory): 1 to 2^64 - 1. */
-export function isDecimalId(id: string): boolean {
-  return /^[1-9][0-9]{0,19}$/.test(id) && BigInt(id) <= 0xffff_ffff_ffff_ffffn;
+/**
+ * Each engine's ids: auto-increment tables (MySQL, memory) count in decimal from 1, up to 19 digits (all
+ * within BIGINT UNSIGNED); MongoDB's ObjectId is 24 hex digits. The stores take exactly these as cursors,
+ * and the OpenAPI document says so.
+ */
+export const ID_PATTERNS: Record<DbEngine, string> = {
+  mysql: '^[1-9][0-9]{0,18}$',
+  memory: '^[1-9][0-9]{0,18}$',
+  mongodb: '^[0-9a-f]{24}$',
+};
+const ID_FORMS = Object.fromEntries(
+  Object.entries(ID_PATTERNS).map(([engine, pattern]) => [engine, new RegExp(pattern)]),
+) as Record<DbEngine, RegExp>;
+
+export function hasIdForm(engine: DbEngine, id: string): boolean {
+  return ID_FORMS[engine].test(id);
 }
