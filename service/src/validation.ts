@@ -1,6 +1,7 @@
 import type { preValidationHookHandler } from 'fastify';
 import { badRequest } from './plugins/errors';
 import { MAX_DOCUMENT_DEPTH, NOT_BLANK } from './schemas';
+import type { JsonObject } from './stores/store';
 
 /** The error code of a missing or blank message, which the page words for people. */
 export const EMPTY_MESSAGE = 'EMPTY_MESSAGE';
@@ -33,14 +34,26 @@ export function checkMessageText(...fields: string[]): preValidationHookHandler 
 export const checkDocument: preValidationHookHandler = (request, _reply, done) => {
   const document = request.body;
   if (document === null || typeof document !== 'object' || Array.isArray(document)) return done();
-  for (const key of ['id', '_id']) {
-    if (Object.hasOwn(document, key)) {
-      return done(badRequest(`"${key}" is assigned by the server; remove it from the document`));
-    }
-  }
-  const problem = findProblem(document, 1);
+  const problem = documentProblem(document);
   done(problem ? badRequest(problem) : undefined);
 };
+
+/** The same rules for what the data command reads from a file, as errors to throw. */
+export function assertMessageText(text: string): void {
+  if (!notBlank.test(text)) throw badRequest('message must not be empty or only white space', EMPTY_MESSAGE);
+}
+
+export function assertStorableDocument(document: JsonObject): void {
+  const problem = documentProblem(document);
+  if (problem) throw badRequest(problem);
+}
+
+function documentProblem(document: object): string | undefined {
+  for (const key of ['id', '_id']) {
+    if (Object.hasOwn(document, key)) return `"${key}" is assigned by the server; remove it from the document`;
+  }
+  return findProblem(document, 1);
+}
 
 function findProblem(value: unknown, depth: number): string | undefined {
   if (value === null || typeof value !== 'object') return undefined;

@@ -327,7 +327,7 @@ function lifecycle(first: Engine): void {
       await eventually(
         `the web tier at its ceiling of ${max}`,
         async () => (await podsOf(cluster, 'web')).filter(isReady).length >= max,
-        Math.max(10, 220 - seconds(started)),
+        Math.max(10, 220 - Number(seconds(started))),
       );
       ceiling = await wrk(`${URL_BASE}/messages`, { connections: 16, seconds: 10 });
     } finally {
@@ -702,13 +702,24 @@ function withPassword(data: Record<string, string>, password: string): Record<st
   return { ...data, password: encode(password), ...(url ? { url: encode(url) } : {}) };
 }
 
-/** A TCP connection from a web pod (Node.js is all its image has): prints open or closed. */
-function nodeConnect(host: string, port: number): string[] {
-  return [
-    'node',
-    '-e',
-    `const s=require('net').connect(${port},'${host}',()=>{console.log('open');s.destroy()});s.setTimeout(3000,()=>{console.log('closed');s.destroy()});s.on('error',()=>console.log('closed'))`,
-  ];
+/**
+ * A TCP connection from inside a pod, with Node.js (all a web image has) or bash: open, refused (nothing
+ * listens) or dropped (no answer in 3 s: a NetworkPolicy at work).
+ */
+async function connect(pod: KubeObject, host: string, port: number): Promise<string> {
+  const web = pod.metadata.labels?.['app.kubernetes.io/component'] === 'web';
+  const command = web
+    ? [
+        'node',
+        '-e',
+        `const s=require('net').connect(${port},'${host}',()=>{console.log('open');s.destroy()});s.setTimeout(3000,()=>{console.log('dropped');s.destroy()});s.on('error',e=>console.log(e.code==='ECONNREFUSED'?'refused':'dropped'))`,
+      ]
+    : [
+        'bash',
+        '-c',
+        `timeout 3 bash -c '</dev/tcp/${host}/${port}' 2>/dev/null; case $? in 0) echo open;; 124) echo dropped;; *) echo refused;; esac`,
+      ];
+  return (await exec(cluster, pod, command)).trim();
 }
 
 /** A GET on the pod's own service port, printing the status and body. */
