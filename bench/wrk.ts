@@ -30,7 +30,7 @@ export async function wrk(
     '--latency',
     ...(options.script ? ['-s', options.script] : []),
   ];
-  const { stdout } = await promisify(execFile)('wrk', [...args, url]);
+  const { stdout } = await promisify(execFile)('wrk', [...args, url], { signal: options.signal });
   // wrk pads its figures: a p99 of a second or more reads "99%    1.18s ".
   const percentile = (p: number) => milliseconds(new RegExp(`^\\s+${p}%\\s+(\\S+)\\s*$`, 'm').exec(stdout)?.[1] ?? '');
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout) ?? [];

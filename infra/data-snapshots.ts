@@ -2,6 +2,7 @@ import * as aws from '@pulumi/aws';
 import * as command from '@pulumi/command';
 import * as pulumi from '@pulumi/pulumi';
 import type { DbEngine } from './database';
+import { assumableBy } from './iam';
 
 /** Where a new data disk starts from: the newest snapshot of its stack and engine, a named one, or nothing. */
 export type SnapshotSource = 'newest' | 'none' | `snap-${string}`;
@@ -91,10 +92,7 @@ export class DataSnapshots extends pulumi.ComponentResource {
       `${name}-dlm`,
       {
         description: 'Amazon Data Lifecycle Manager: the daily snapshots of the database disk',
-        assumeRolePolicy: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Principal: { Service: 'dlm.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-        }),
+        assumeRolePolicy: assumableBy('dlm.amazonaws.com'),
       },
       parent,
     );

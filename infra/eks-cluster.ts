@@ -6,6 +6,7 @@ import { type ClusterTarget, type DataVolumeArgs, PROVIDER_SETTINGS } from './cl
 import { ClusterAccess, CREATED_BY_TAG, clusterCreator } from './cluster-access';
 import type { EksSupportType } from './cost';
 import type { DataSnapshots } from './data-snapshots';
+import { assumableBy } from './iam';
 import { isBurstable } from './instance-types';
 
 export interface EksClusterArgs {
@@ -141,10 +142,7 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
       `${name}-node`,
       {
         description: 'The nodes of the managed node group',
-        assumeRolePolicy: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-        }),
+        assumeRolePolicy: assumableBy('ec2.amazonaws.com'),
       },
       parent,
     );

@@ -314,9 +314,10 @@ function lifecycle(first: Engine): void {
     assert.equal((await readyPods(cluster, 'web')).length, 2, 'the web tier starts at the floor of 2 pods');
     const floor = await wrk(`${URL_BASE}/messages`, { connections: 16, seconds: 10 });
     const started = performance.now();
-    const loading = wrk(`${URL_BASE}/messages`, { connections: 32, seconds: 240 });
+    const stopLoad = new AbortController();
+    const loading = wrk(`${URL_BASE}/messages`, { connections: 32, seconds: 240, signal: stopLoad.signal });
     let scaledAfter = 0;
-    let ceiling: Load | undefined;
+    let ceilingAfter = 0;
     try {
       scaledAfter = await eventually(
         'a third web pod Ready under load',
@@ -329,11 +330,15 @@ function lifecycle(first: Engine): void {
         async () => (await podsOf(cluster, 'web')).filter(isReady).length >= max,
         Math.max(10, 220 - Number(seconds(started))),
       );
-      ceiling = await wrk(`${URL_BASE}/messages`, { connections: 16, seconds: 10 });
+      ceilingAfter = Number(seconds(started));
     } finally {
+      stopLoad.abort();
       await loading.catch(() => undefined);
     }
-    // The default scale-down window is five minutes; the test shortens it on the object it reads, then restores it.
+    // Measured alone, before the autoscaler's five-minute scale-down window lets a pod go.
+    const ceiling = await wrk(`${URL_BASE}/messages`, { connections: 16, seconds: 10 });
+    // The default scale-down window is five minutes; the test shortens it on the object it reads and
+    // leaves it so (put back, the five minutes of recommendations made under load would scale it up again).
     await cluster.kubectl([
       'patch',
       hpa,
@@ -343,31 +348,20 @@ function lifecycle(first: Engine): void {
       '-p',
       '{"spec":{"behavior":{"scaleDown":{"stabilizationWindowSeconds":15}}}}',
     ]);
-    try {
-      const down = await eventually(
-        'the web tier back at 2 pods',
-        async () => (await podsOf(cluster, 'web')).length === 2,
-        240,
-      );
-      t.diagnostic(
-        `figure: back to the floor ${down.toFixed(0)} s after the load ended (scale-down window patched to 15 s for the test)`,
-      );
-    } finally {
-      await cluster.kubectl([
-        'patch',
-        hpa,
-        '-n',
-        NAMESPACE,
-        '--type=json',
-        '-p',
-        '[{"op":"remove","path":"/spec/behavior"}]',
-      ]);
-    }
-    t.diagnostic(`figure: a third pod Ready ${scaledAfter.toFixed(0)} s after the load started`);
-    t.diagnostic(
-      `figure: GET /messages at the floor (2 pods) ${describeLoad(floor)}; at the ceiling ${ceiling ? describeLoad(ceiling) : 'not reached'}`,
+    const down = await eventually(
+      'the web tier back at 2 pods',
+      async () => (await podsOf(cluster, 'web')).length === 2,
+      240,
     );
-    assert.ok(ceiling, 'the web tier reached its ceiling under load');
+    t.diagnostic(
+      `figure: back to the floor ${down.toFixed(0)} s after the load ended (scale-down window patched to 15 s for the test)`,
+    );
+    t.diagnostic(
+      `figure: a third pod Ready ${scaledAfter.toFixed(0)} s after the load started, the ceiling after ${ceilingAfter.toFixed(0)} s`,
+    );
+    t.diagnostic(
+      `figure: GET /messages at the floor (2 pods) ${describeLoad(floor)}; at the ceiling ${describeLoad(ceiling)}`,
+    );
   });
 
   step(
@@ -411,16 +405,18 @@ function lifecycle(first: Engine): void {
       const wrong = withPassword(secret.data, wrongPassword);
       const deployment = `deployment/${(await cluster.list('deployment', NAMESPACE))[0].metadata.name}`;
       const webBefore = await webPodNames();
-      await cluster.kubectl([
-        'patch',
-        'secret',
-        secret.metadata.name,
-        '-n',
-        NAMESPACE,
-        '--type=merge',
-        '-p',
-        JSON.stringify({ data: wrong }),
-      ]);
+      const setData = (data: Record<string, string>) =>
+        cluster.kubectl([
+          'patch',
+          'secret',
+          secret.metadata.name,
+          '-n',
+          NAMESPACE,
+          '--type=merge',
+          '-p',
+          JSON.stringify({ data }),
+        ]);
+      await setData(wrong);
       try {
         await cluster.kubectl(['rollout', 'restart', deployment, '-n', NAMESPACE]);
         let answer = '';
@@ -432,7 +428,7 @@ function lifecycle(first: Engine): void {
             );
             for (const pod of fresh) {
               answer = (await exec(cluster, pod, nodeFetch('/ready'))).trim();
-              if (/^503 /.test(answer) && /(denied|auth)/i.test(answer)) return true;
+              if (/^503 /.test(answer) && /refused the credentials/.test(answer)) return true;
             }
             return false;
           },
@@ -443,16 +439,7 @@ function lifecycle(first: Engine): void {
           `checked: with a wrong password in the Secret a new pod answers /ready with: ${answer.slice(0, 200)} (${said.toFixed(0)} s); the url stays ready`,
         );
       } finally {
-        await cluster.kubectl([
-          'patch',
-          'secret',
-          secret.metadata.name,
-          '-n',
-          NAMESPACE,
-          '--type=merge',
-          '-p',
-          JSON.stringify({ data: secret.data }),
-        ]);
+        await setData(secret.data);
         await cluster.kubectl(['rollout', 'restart', deployment, '-n', NAMESPACE]);
         await cluster.kubectl(['rollout', 'status', deployment, '-n', NAMESPACE, '--timeout=180s']);
       }

@@ -241,42 +241,15 @@ export class RealNode extends Cluster {
         // It can take a minute to exit by itself on SIGTERM; nothing is lost by a shorter wait.
         stopSeconds: 5,
       },
-      {
-        name: 'kube-controller-manager',
-        command: bin['kube-controller-manager'],
-        args: [
-          `--kubeconfig=${files.kubeconfigs.controllerManager}`,
-          `--authentication-kubeconfig=${files.kubeconfigs.controllerManager}`,
-          `--authorization-kubeconfig=${files.kubeconfigs.controllerManager}`,
-          `--service-account-private-key-file=${files.serviceAccount.privateKey}`,
-          `--root-ca-file=${files.ca.cert}`,
-          `--cluster-signing-cert-file=${files.ca.cert}`,
-          `--cluster-signing-key-file=${files.ca.key}`,
-          '--use-service-account-credentials=true',
-          `--service-cluster-ip-range=${SERVICE_CIDR}`,
-          '--leader-elect=false',
-          '--bind-address=127.0.0.1',
-          `--secure-port=${ports.controllerManager}`,
-        ],
-        ready: async () => (await statusOf(`https://127.0.0.1:${ports.controllerManager}/healthz`, {})) === 200,
-        startSeconds: 60,
-        stopSeconds: 5,
-      },
-      {
-        name: 'kube-scheduler',
-        command: bin['kube-scheduler'],
-        args: [
-          `--kubeconfig=${files.kubeconfigs.scheduler}`,
-          `--authentication-kubeconfig=${files.kubeconfigs.scheduler}`,
-          `--authorization-kubeconfig=${files.kubeconfigs.scheduler}`,
-          '--leader-elect=false',
-          '--bind-address=127.0.0.1',
-          `--secure-port=${ports.scheduler}`,
-        ],
-        ready: async () => (await statusOf(`https://127.0.0.1:${ports.scheduler}/healthz`, {})) === 200,
-        startSeconds: 60,
-        stopSeconds: 5,
-      },
+      controller('kube-controller-manager', files.kubeconfigs.controllerManager, ports.controllerManager, [
+        `--service-account-private-key-file=${files.serviceAccount.privateKey}`,
+        `--root-ca-file=${files.ca.cert}`,
+        `--cluster-signing-cert-file=${files.ca.cert}`,
+        `--cluster-signing-key-file=${files.ca.key}`,
+        '--use-service-account-credentials=true',
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      ]),
+      controller('kube-scheduler', files.kubeconfigs.scheduler, ports.scheduler, []),
     ];
     await this.action('starting the control plane', async () => {
       for (const component of controlPlane) await this.processes.start(component);
@@ -479,6 +452,26 @@ export class RealNode extends Cluster {
     }
     await rm(this.folder, { recursive: true, force: true });
   }
+}
+
+/** The controller-manager or the scheduler: one identity for all it does, on loopback, no leader election. */
+function controller(name: Binary, identity: string, port: number, args: string[]): Component {
+  return {
+    name,
+    command: join(TOOLCHAIN_BIN, name),
+    args: [
+      `--kubeconfig=${identity}`,
+      `--authentication-kubeconfig=${identity}`,
+      `--authorization-kubeconfig=${identity}`,
+      '--leader-elect=false',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      ...args,
+    ],
+    ready: async () => (await statusOf(`https://127.0.0.1:${port}/healthz`, {})) === 200,
+    startSeconds: 60,
+    stopSeconds: 5,
+  };
 }
 
 /** The machine's own address: the first global IPv4 address (the node's InternalIP). */
