@@ -548,7 +548,15 @@ function lifecycle(first: Engine): void {
         await stack.setConfig('two-tier:dbImage', { value: config.dbImage });
       }
       const started = performance.now();
-      const up = await stack.up();
+      const steps: string[] = [];
+      const up = await stack.up({
+        onEvent: (event: EngineEvent) => {
+          const step = event.resourcePreEvent?.metadata;
+          if (step && step.op !== 'same' && /StatefulSet|Deployment/.test(step.type))
+            steps.push(`${seconds(started)} s ${step.op} ${step.urn.split('::').pop()}`);
+        },
+      });
+      t.diagnostic(`the switch's steps on the workloads: ${steps.join('; ')}`);
       assert.equal(up.summary.result, 'succeeded');
       assert.ok(Number(seconds(started)) < 300, `the switch took ${seconds(started)} s, under five minutes`);
       const statefulSets = await cluster.list('statefulset', NAMESPACE);
@@ -571,8 +579,13 @@ function lifecycle(first: Engine): void {
         body: JSON.stringify({ message }),
       });
       assert.equal(posted.status, 201);
-      assert.ok((await allMessages()).includes(message), 'a message posted on the new engine is read back');
+      const listed = await allMessages();
+      assert.ok(listed.includes(message), 'a message posted on the new engine is read back');
+      const carried = written.filter((earlier) => listed.includes(earlier)).length;
       t.diagnostic(`checked: ${other} serves the url after ${seconds(started)} s`);
+      t.diagnostic(
+        `seen, not asserted: ${carried} of the ${written.length} messages written on ${first} are read back on ${other}`,
+      );
     },
   );
 

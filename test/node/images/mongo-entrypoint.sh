@@ -30,17 +30,16 @@ ROLELESS='const roleless = (database) => {
 };
 roleless(db);'
 
-ferretdb() {
-  command ferretdb --handler=sqlite --sqlite-url=file:/data/db/ --state-dir=/data/configdb \
-    --telemetry=disable --test-enable-new-auth --debug-addr=127.0.0.1:8088 "$@"
-}
+# Data in /data/db, FerretDB's own state in /data/configdb (the root is read-only), no telemetry.
+FERRETDB=(ferretdb --handler=sqlite --sqlite-url=file:/data/db/ --state-dir=/data/configdb
+  --telemetry=disable --test-enable-new-auth --debug-addr=127.0.0.1:8088)
 note() { printf '%s [entrypoint] %s\n' "$(date -u +%FT%TZ)" "$*"; }
 
 if [ -z "$(ls -A /data/db)" ]; then
   : "${MONGO_INITDB_ROOT_USERNAME:?the database is uninitialized and MONGO_INITDB_ROOT_USERNAME is not set}"
   : "${MONGO_INITDB_ROOT_PASSWORD:?the database is uninitialized and MONGO_INITDB_ROOT_PASSWORD is not set}"
   note "first boot: creating the administrator on a server bound to 127.0.0.1"
-  ferretdb --listen-addr=127.0.0.1:$port --setup-database=admin \
+  "${FERRETDB[@]}" --listen-addr=127.0.0.1:$port --setup-database=admin \
     --setup-username="$MONGO_INITDB_ROOT_USERNAME" --setup-password="$MONGO_INITDB_ROOT_PASSWORD" &
   temporary=$!
   shell() {
@@ -58,4 +57,4 @@ if [ -z "$(ls -A /data/db)" ]; then
   note "init process done; ready for start up"
 fi
 
-exec ferretdb --listen-addr=:$port
+exec "${FERRETDB[@]}" --listen-addr=:$port
