@@ -218,9 +218,14 @@ export class Database extends pulumi.ComponentResource {
     );
     this.secretName = secret.metadata.name;
 
+    // Named after the engine like the StatefulSet that mounts it: one shared across a switch would be
+    // replaced (its data is immutable to the provider), and the old engine's StatefulSet deleted with it first.
     const initScripts = new k8s.core.v1.ConfigMap(
-      `${name}-init`,
-      { metadata: metadata('init'), data: { ...spec.initScripts, [FIRST_BOOT_DONE_SCRIPT]: firstBootDone() } },
+      `${name}-${args.engine}-init`,
+      {
+        metadata: metadata(`${args.engine}-init`),
+        data: { ...spec.initScripts, [FIRST_BOOT_DONE_SCRIPT]: firstBootDone() },
+      },
       k8sOpts,
     );
 

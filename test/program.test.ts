@@ -295,6 +295,10 @@ for (const { stack, engine } of RUNS) {
       const scripts = Object.keys(init.inputs.data).sort();
       assert.equal(scripts.at(-1), FIRST_BOOT_DONE_SCRIPT, `the done marker must run last of ${scripts.join(', ')}`);
       assert.equal(init.inputs.data[FIRST_BOOT_DONE_SCRIPT], firstBootDone());
+      // An engine switch must create a new one beside the old: replacing a shared one deletes the old
+      // engine's StatefulSet at the start of the switch (seen on the real node), before its data is copied.
+      assert.equal(init.name, `db-${engine}-init`);
+      assert.equal(init.inputs.metadata.name, `db-${engine}-init`);
     });
 
     test('the database pod has a PriorityClass above the web tier: it is placed first on the node of its zone', () => {

@@ -89,7 +89,8 @@ export class RealNode extends Cluster {
       node.say(`${signal}: taking the node down`);
       void node.delete().finally(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
     };
-    process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+    // Alone: the test runner's own handlers would end the process before the node is down.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(signal).once(signal, interrupted);
     try {
       await node.up();
       return node;
