@@ -18,10 +18,13 @@ function milliseconds(text: string): number {
   return Number(value) * factor;
 }
 
-/** One wrk run in its own process (one thread), bounded by `seconds`; `script` is a Lua file for other methods. */
+/**
+ * One wrk run in its own process (one thread), bounded by `seconds`; `script` is a Lua file for other
+ * methods; `signal` ends it early (the promise then rejects).
+ */
 export async function wrk(
   url: string,
-  options: { connections: number; seconds: number; script?: string },
+  options: { connections: number; seconds: number; script?: string; signal?: AbortSignal },
 ): Promise<Load> {
   const args = [
     '-t1',
