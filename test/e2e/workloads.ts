@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster, KubeObject } from './cluster';
 
 export const NAMESPACE = 'two-tier-dev';
@@ -59,8 +60,4 @@ export async function databaseIdentity(cluster: Cluster): Promise<string> {
   if (!pod) throw new Error('no database pod');
   const restarts = (pod.status?.containerStatuses ?? []).map((s: { restartCount: number }) => s.restartCount);
   return `${pod.metadata.name} ${pod.metadata.uid} restarts ${restarts.join(',')}`;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -3,6 +3,7 @@ import { openSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * One process of the node, as data: what it runs, how it is known to be up, and how it is stopped.
@@ -109,8 +110,4 @@ export function statusOf(url: string, tls?: { ca?: Buffer; cert?: Buffer; key?: 
     req.on('error', reject);
     req.end();
   });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -3,12 +3,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Cluster, type KubeObject } from '../e2e/cluster';
+import { eventually } from '../e2e/workloads';
 import { freePort } from '../support/ports';
 import { TOOLCHAIN_BIN } from '../support/toolchain';
 import { CLUSTER_DNS_IP, coreDns, type Images, localPathStorage, metricsServer, networkPolicies } from './addons';
-import { type Component, kill, Processes, sleep, statusOf } from './components';
+import { type Component, kill, Processes, statusOf } from './components';
 import { cgroupProcesses, HostLedger, NODE_SYSCTLS } from './host';
 import { kubeconfig, Pki } from './pki';
 
@@ -387,7 +389,7 @@ export class RealNode extends Cluster {
         ]) {
           await this.kubectl(['rollout', 'status', name, '-n', namespace, '--timeout=180s']);
         }
-        await this.waitFor(
+        await eventually(
           'the metrics API',
           async () => {
             const text = await this.kubectl(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/nodes']).catch(() => '');
@@ -397,14 +399,6 @@ export class RealNode extends Cluster {
         );
       },
     );
-  }
-
-  async waitFor(what: string, check: () => Promise<boolean>, seconds: number): Promise<void> {
-    const deadline = Date.now() + seconds * 1000;
-    while (!(await check().catch(() => false))) {
-      if (Date.now() > deadline) throw new Error(`${what} not there within ${seconds} s`);
-      await sleep(1000);
-    }
   }
 
   /** containerd's own client, on this node's socket and the Kubernetes namespace. */
