@@ -15,6 +15,7 @@ export interface KubeObject {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
     ownerReferences?: { kind: string; name: string }[];
+    deletionTimestamp?: string;
   };
   // biome-ignore lint/suspicious/noExplicitAny: each kind has its own spec and status.
   spec?: any;

@@ -192,12 +192,7 @@ function lifecycle(first: Engine): void {
     );
 
     const message = `lifecycle ${randomSecret()}`;
-    const posted = await fetch(`${URL_BASE}/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ message }),
-    });
-    assert.equal(posted.status, 201, 'a message posted at the url is stored');
+    await postMessage(message);
     written.push(message);
     const listed = (await (await fetch(`${URL_BASE}/messages`)).json()) as { message: string }[];
     assert.ok(
@@ -250,12 +245,7 @@ function lifecycle(first: Engine): void {
   step('5. data survives its pod: the database pod deleted, every message is there once it is back', async (t) => {
     for (let index = 0; index < 5; index++) {
       const message = `before the database pod went ${index} ${randomSecret()}`;
-      const posted = await fetch(`${URL_BASE}/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ message }),
-      });
-      assert.equal(posted.status, 201);
+      await postMessage(message);
       written.push(message);
     }
     const [database] = await podsOf(cluster, 'database');
@@ -578,12 +568,7 @@ function lifecycle(first: Engine): void {
         120,
       );
       const message = `after the switch ${randomSecret()}`;
-      const posted = await fetch(`${URL_BASE}/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ message }),
-      });
-      assert.equal(posted.status, 201);
+      await postMessage(message);
       const listed = await allMessages();
       assert.ok(listed.includes(message), 'a message posted on the new engine is read back');
       const lost = written.filter((earlier) => !listed.includes(earlier));
@@ -659,6 +644,39 @@ function lifecycle(first: Engine): void {
 /** Waits until the web tier has settled after a change: every pod Ready, none terminating. */
 async function settle(): Promise<void> {
   await readyPods(cluster, 'web', 180);
+}
+
+/**
+ * Posts a message at the url and asserts it was stored; when it was not, the failure says what the
+ * service answered and what the web pods logged last, which is what tells a cause from a symptom.
+ */
+async function postMessage(message: string): Promise<void> {
+  const posted = await fetch(`${URL_BASE}/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ message }),
+  });
+  if (posted.status === 201) return;
+  const answer = await posted.text();
+  const pods = await podsOf(cluster);
+  const states = pods.map(
+    (pod) =>
+      `${pod.metadata.name} ${isReady(pod) ? 'ready' : 'not ready'}${pod.metadata.deletionTimestamp ? ' terminating' : ''}`,
+  );
+  const logs = await cluster
+    .kubectl([
+      'logs',
+      '-n',
+      NAMESPACE,
+      '-l',
+      'app.kubernetes.io/component=web',
+      '--tail=20',
+      '--prefix',
+      '--all-containers',
+    ])
+    .catch((error: Error) => `no logs: ${error.message}`);
+  console.log(`the post that failed: pods ${states.join(', ')}\nthe web pods' last lines:\n${logs}`);
+  assert.fail(`a message posted at the url was not stored: ${posted.status} ${answer}`);
 }
 
 /** Every message the url lists, following its pages. */

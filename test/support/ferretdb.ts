@@ -22,12 +22,27 @@ export function mongoUnavailable(): string | false {
   return reason;
 }
 
+/** An administrator created in `admin` on the first start; clients must then log in (SCRAM). */
+export interface FerretdbAdmin {
+  username: string;
+  password: string;
+}
+
 /** A FerretDB of the test's own (own data folder, own port), which a test may stop and start again. */
 export class FerretdbInstance extends LocalServer {
   private readonly log: string[] = [];
 
-  static async create(): Promise<FerretdbInstance> {
-    return new FerretdbInstance(await mkdtemp(join(tmpdir(), 'two-tier-ferretdb-')), await freePort());
+  private constructor(
+    folder: string,
+    port: number,
+    private readonly admin?: FerretdbAdmin,
+  ) {
+    super(folder, port);
+  }
+
+  /** Without `admin`, clients need no login; with it, they must log in, as on the real node's image. */
+  static async create(admin?: FerretdbAdmin): Promise<FerretdbInstance> {
+    return new FerretdbInstance(await mkdtemp(join(tmpdir(), 'two-tier-ferretdb-')), await freePort(), admin);
   }
 
   get url(): string {
@@ -45,6 +60,14 @@ export class FerretdbInstance extends LocalServer {
         `--debug-addr=127.0.0.1:${await freePort()}`,
         '--telemetry=disable',
         '--log-level=warn',
+        ...(this.admin
+          ? [
+              '--test-enable-new-auth',
+              '--setup-database=admin',
+              `--setup-username=${this.admin.username}`,
+              `--setup-password=${this.admin.password}`,
+            ]
+          : []),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

@@ -22,7 +22,7 @@ import { documentSize, hasIdForm, IDEMPOTENCY_TTL_MS, IdempotencyConflictError, 
 export interface MongoStoreOptions {
   url: string;
   database: string;
-  /** Connections the driver may open. */
+  /** Connections the driver opens at the start and keeps (the pool has a fixed size). */
   maxPoolSize?: number;
 }
 
@@ -66,6 +66,13 @@ const toDocument = ({ _id, ...fields }: Document): StoredDocument => ({
   id: (_id as ObjectId).toHexString(),
 });
 
+/** An error and the errors it was caused by, outermost first. */
+function causes(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let next = error; next != null && !chain.includes(next); next = (next as Error).cause) chain.push(next);
+  return chain;
+}
+
 export class MongoStore implements Store {
   readonly engine = 'mongodb' as const;
   readonly user: string | undefined;
@@ -77,8 +84,14 @@ export class MongoStore implements Store {
 
   constructor(options: MongoStoreOptions) {
     this.user = decodeURIComponent(new URL(options.url).username) || undefined;
+    const poolSize = options.maxPoolSize ?? 10;
     this.client = new MongoClient(options.url, {
-      maxPoolSize: options.maxPoolSize ?? 10,
+      maxPoolSize: poolSize,
+      // Every connection is opened and logged in at the start and kept: the pool never grows under a
+      // burst. A login the database refuses (its password changed before the web pods rolled) makes
+      // the driver clear the whole pool, so a pool that grew while the password was changing would
+      // fail every request of its pod until the pod was replaced.
+      minPoolSize: poolSize,
       // A dead database is a fast error, not the driver's 30 s default wait.
       serverSelectionTimeoutMS: SELECTION_MS,
       connectTimeoutMS: 2_000,
@@ -121,7 +134,10 @@ export class MongoStore implements Store {
   }
 
   classify(error: unknown): Failure {
-    if (error instanceof MongoServerError && error.code === AUTHENTICATION_FAILED) return 'credentials';
+    // A refused login clears the pool, and the requests waiting on it fail with the pool's error,
+    // whose cause is the refusal.
+    if (causes(error).some((cause) => cause instanceof MongoServerError && cause.code === AUTHENTICATION_FAILED))
+      return 'credentials';
     if (error instanceof MongoServerError && error.code === MAX_TIME_EXPIRED) return 'timeout';
     if (TIMED_OUT.has((error as Error).name)) return 'timeout';
     return 'unavailable';
