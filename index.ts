@@ -11,7 +11,7 @@ import { EksCluster, VPC_CIDR, ZONE_COUNT } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
 import { between, databasePassword, iamPrincipals, imageReference, oneOf, snapshotSource } from './infra/settings';
-import { type Exposure, WEB_RESOURCES, WebTier } from './infra/web-tier';
+import { type Exposure, GRACE_PERIOD_SECONDS, WEB_RESOURCES, WebTier } from './infra/web-tier';
 
 const config = new pulumi.Config();
 const stack = pulumi.getStack();
@@ -142,6 +142,8 @@ const database = new Database(DATABASE, {
   password: dbPassword,
   rootPassword: dbRootPassword,
   dependsOn: cluster.addons,
+  // Its web pods, rolled away by an engine switch, may still serve a kept-alive connection until they end.
+  outlivesClientsBy: GRACE_PERIOD_SECONDS,
 });
 
 // Switching engines: the new engine's web pods first copy in what the old one holds, while it still runs.

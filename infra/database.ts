@@ -3,6 +3,7 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { ClusterTarget } from './cluster';
+import { DeleteDelay } from './delete-delay';
 import { FIRST_BOOT_DONE_SCRIPT, FIRST_BOOT_STATE, firstBootDone, firstBootGuard } from './first-boot';
 import { allowIngress, fromSecret, restrictedContainer, restrictedPod, tierLabels } from './labels';
 
@@ -31,6 +32,11 @@ export interface DatabaseArgs {
   readonly rootPassword?: pulumi.Input<string>;
   /** What must exist first and be deleted last (the storage add-ons). */
   readonly dependsOn?: pulumi.Resource[];
+  /**
+   * When the tier is deleted (an engine switch, destroy), it keeps serving this long first, seconds:
+   * the longest its clients, the web pods rolled away from it, may still run.
+   */
+  readonly outlivesClientsBy?: number;
 }
 
 export const APP_DATABASE = 'app';
@@ -288,7 +294,7 @@ export class Database extends pulumi.ComponentResource {
       k8sOpts,
     );
 
-    new k8s.core.v1.Service(
+    const service = new k8s.core.v1.Service(
       `${name}-${args.engine}-service`,
       {
         metadata: { ...metadata(args.engine), name: this.serviceName },
@@ -301,7 +307,7 @@ export class Database extends pulumi.ComponentResource {
       k8sOpts,
     );
 
-    allowIngress(
+    const allowWeb = allowIngress(
       `${name}-allow-web`,
       { namespace: args.namespace, tier: 'database', port: spec.port, from: 'web' },
       k8sOpts,
@@ -314,7 +320,7 @@ export class Database extends pulumi.ComponentResource {
       failureThreshold,
     });
 
-    new k8s.apps.v1.StatefulSet(
+    const statefulSet = new k8s.apps.v1.StatefulSet(
       `${name}-${args.engine}-statefulset`,
       {
         metadata: metadata(args.engine),
@@ -367,6 +373,15 @@ export class Database extends pulumi.ComponentResource {
       },
       { ...k8sOpts, dependsOn: args.dependsOn },
     );
+
+    if (args.outlivesClientsBy) {
+      // Deleted before what it depends on: the server, its Services and the web pods' way in stay until it is gone.
+      new DeleteDelay(
+        `${name}-${args.engine}-outlives-clients`,
+        { seconds: args.outlivesClientsBy },
+        { parent: this, dependsOn: [statefulSet, service, headless, allowWeb] },
+      );
+    }
 
     this.registerOutputs({
       host: this.host,

@@ -54,7 +54,7 @@ export const WEB_NODE_OPTIONS = `--max-old-space-size=${WEB_HEAP_MIB} --max-semi
 /** The pause before SIGTERM, while endpoints and load balancers stop sending new requests. */
 const PRE_STOP_SECONDS = 5;
 /** The service drains for up to 10 s after SIGTERM; the grace period covers the pause and the drain. */
-const GRACE_PERIOD_SECONDS = 30;
+export const GRACE_PERIOD_SECONDS = 30;
 
 /**
  * The web tier: a Deployment the autoscaler sizes (2 to 5 replicas at 70% CPU by default), rolled

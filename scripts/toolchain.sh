@@ -151,6 +151,10 @@ GO
   rm -rf "$src"
 }
 
+build_dynamic_provider() { # the CLI's launcher of Node.js dynamic providers: a shell script in the SDK module
+  install -m 755 "$(module_dir "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")/nodejs/dist/pulumi-resource-pulumi-nodejs" "$1/"
+}
+
 build_kubernetes_provider() { # provider/v4 replaces sdk/v4 with ../sdk; go generate embeds the schema
   local src=$1/src module=github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_PROVIDER_PSEUDO sum
   export GONOSUMDB=github.com/pulumi/pulumi-kubernetes/provider
@@ -273,6 +277,7 @@ build_ferretdb() { # its build/version package wants version.txt, which the rele
 COMPONENTS=(
   "pulumi $PULUMI_VERSION pulumi"
   "language_host $LANGUAGE_HOST_VERSION pulumi-language-nodejs"
+  "dynamic_provider $PULUMI_VERSION pulumi-resource-pulumi-nodejs"
   "kubernetes_provider $KUBERNETES_PROVIDER_VERSION pulumi-resource-kubernetes"
   "etcd $ETCD_VERSION etcd"
   "kubernetes $KUBERNETES_VERSION kube-apiserver kube-controller-manager kube-scheduler kubectl"

@@ -649,6 +649,30 @@ describe('pulumi program: configuration', () => {
     }
   });
 
+  test("an engine's tier, when an engine switch deletes it, outlives the web pods rolled away from it", async () => {
+    for (const engine of ['mysql', 'mongodb']) {
+      const run = await runProgram('dev', { dbEngine: engine });
+      const delay = one(run, 'pulumi-nodejs:dynamic:DeleteDelay');
+      const web = one(run, 'kubernetes:apps/v1:Deployment');
+      assert.match(delay.name, new RegExp(`-${engine}-`), 'named after its engine, so a switch deletes it');
+      assert.equal(
+        delay.inputs.seconds,
+        web.inputs.spec.template.spec.terminationGracePeriodSeconds,
+        "its deletion lasts the web pods' grace period: the longest a rolled-away pod runs",
+      );
+      const kept = [
+        one(run, 'kubernetes:apps/v1:StatefulSet'),
+        ...ofType(run, 'kubernetes:core/v1:Service').filter((service) => service.name.startsWith(`db-${engine}`)),
+        ...ofType(run, 'kubernetes:networking.k8s.io/v1:NetworkPolicy').filter((policy) =>
+          policy.name.endsWith('-allow-web'),
+        ),
+      ];
+      assert.equal(kept.length, 4, 'the StatefulSet, two Services and the policy that lets the web pods in');
+      for (const resource of kept)
+        assert.ok(delay.dependencies.includes(resource.urn), `${resource.name} could go before the delay ends`);
+    }
+  });
+
   test("local: the image is built for the nodes' platform, and a recreated kind cluster gets it loaded again", async () => {
     const folder = await mkdtemp(join(tmpdir(), 'two-tier-kubeconfig-'));
     try {

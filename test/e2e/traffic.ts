@@ -10,15 +10,15 @@ export class SteadyLoad {
   ok = 0;
   readonly failures: string[] = [];
 
+  /** `writes: false` for reads only: a change during which a write may not be kept (an engine switch). */
   constructor(
     private readonly url: string,
-    readers = 4,
-    maxSeconds = 600,
+    { readers = 4, writes = true, maxSeconds = 600 } = {},
   ) {
     const deadline = Date.now() + maxSeconds * 1000;
     this.loops = [
       ...Array.from({ length: readers }, () => this.loop(deadline, 20, () => this.request('GET'))),
-      this.loop(deadline, 5_000, (sequence) => this.request('POST', `steady ${sequence}`)),
+      ...(writes ? [this.loop(deadline, 5_000, (sequence) => this.request('POST', `steady ${sequence}`))] : []),
     ];
   }
 

@@ -6,8 +6,16 @@ import { join } from 'node:path';
 export const TOOLCHAIN_ROOT = process.env.TWO_TIER_TOOLCHAIN ?? join(homedir(), '.cache', 'two-tier-toolchain');
 export const TOOLCHAIN_BIN = join(TOOLCHAIN_ROOT, 'bin');
 
-/** What the lifecycle test runs the stack with: the CLI, its Node.js language host and the Kubernetes provider. */
-const PULUMI_TOOLS = ['pulumi', 'pulumi-language-nodejs', 'pulumi-resource-kubernetes'];
+/**
+ * What the lifecycle test runs the stack with: the CLI, its Node.js language host, its launcher of
+ * dynamic providers and the Kubernetes provider.
+ */
+const PULUMI_TOOLS = [
+  'pulumi',
+  'pulumi-language-nodejs',
+  'pulumi-resource-pulumi-nodejs',
+  'pulumi-resource-kubernetes',
+];
 
 /** One line naming the Pulumi tools missing from the toolchain and how to build them, or false. */
 export function pulumiToolsMissing(): string | false {
