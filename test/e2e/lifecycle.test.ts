@@ -14,10 +14,12 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EngineEvent, Stack, UpResult } from '@pulumi/pulumi/automation';
 import { type Load, wrk } from '../../bench/wrk';
 import { nodeImages, RealNode, realNodeUnavailable } from '../node/real-node';
@@ -33,6 +35,8 @@ import { databaseIdentity, eventually, exec, isReady, NAMESPACE, podsOf, readyPo
 type Engine = 'mysql' | 'mongodb';
 const NODE_PORT = 30004;
 const URL_BASE = `http://localhost:${NODE_PORT}`;
+/** An image no registry serves: a pull from this machine's own port 443, where nothing listens, fails at once. */
+const BROKEN_IMAGE = 'localhost/two-tier/no-such-image:0';
 const EXISTING_CONTEXT = process.env.E2E_KUBE_CONTEXT;
 const unavailable = EXISTING_CONTEXT ? false : pulumiToolsMissing() || realNodeUnavailable();
 if (unavailable && process.env.CI === 'true') throw new Error(`${unavailable}; CI must run the lifecycle test`);
@@ -589,13 +593,85 @@ function lifecycle(first: Engine): void {
     },
   );
 
-  step('12. destroy leaves nothing of the stack in the API server', async (t) => {
+  step('12. destroy leaves nothing of the stack in the API server', (t) => destroyLeavesNothing(t));
+
+  step(
+    '13. up again after destroy, the first boot killed half-way: it starts over by itself, and the url serves',
+    async (t) => {
+      if (!node) return t.skip('the real node only: the test kills the database container from the host');
+      const engine = config.dbEngine as Engine;
+      const started = performance.now();
+      const up = stack.up();
+      up.catch(() => undefined);
+      const killed = await killFirstBoot(node, engine);
+      assert.equal((await up).summary.result, 'succeeded');
+      const [database] = await readyPods(cluster, 'database');
+      assert.ok(database, 'the database pod is Ready');
+      assert.ok(database.status.containerStatuses[0].restartCount >= 1, 'the database container was restarted');
+      const log = await cluster.kubectl(['logs', '-n', NAMESPACE, database.metadata.name]);
+      assert.match(log, /the first boot of this volume was interrupted/, "the guard said so in the pod's log");
+      await eventually('the url ready', async () => (await fetch(`${URL_BASE}/ready`)).status === 200, 120);
+      const message = `after an interrupted first boot ${randomSecret()}`;
+      await postMessage(message);
+      written.splice(0, written.length, message);
+      assert.ok((await allMessages()).includes(message), 'a message is read back');
+      t.diagnostic(
+        `checked: ${engine}'s first boot killed ${killed.toFixed(1)} s into it; the guard emptied the data directory and the next boot finished; up succeeded in ${seconds(started)} s and the url stores and reads`,
+      );
+    },
+  );
+
+  step('14. a database pod broken by a bad image is replaced by the corrected up, with its data', async (t) => {
+    const good = config.dbImage;
+    await stack.setConfig('two-tier:dbImage', { value: BROKEN_IMAGE });
+    const abort = new AbortController();
+    const broken = stack.up({ signal: abort.signal }).then(
+      (result) => result.summary.result,
+      (error: Error) => `stopped: ${diagnostic(error).split('\n')[0]}`,
+    );
+    const failing = await eventually(
+      'the database pod failing to pull the bad image',
+      async () =>
+        (await podsOf(cluster, 'database')).some((pod) =>
+          ['ErrImagePull', 'ImagePullBackOff'].includes(pod.status?.containerStatuses?.[0]?.state?.waiting?.reason),
+        ),
+      180,
+    );
+    abort.abort();
+    const outcome = await broken;
+    assert.notEqual(outcome, 'succeeded', 'an up whose database cannot start does not succeed');
+
+    if (good) await stack.setConfig('two-tier:dbImage', { value: good });
+    else await stack.removeConfig('two-tier:dbImage');
+    const started = performance.now();
+    const fixed = await stack.up();
+    assert.equal(fixed.summary.result, 'succeeded');
+    const [database] = await readyPods(cluster, 'database');
+    const image = database?.spec.containers[0].image;
+    assert.ok(image && image !== BROKEN_IMAGE, `the database pod runs the corrected image (${image})`);
+    await eventually('the url ready', async () => (await fetch(`${URL_BASE}/ready`)).status === 200, 120);
+    const listed = await allMessages();
+    assert.deepEqual(
+      written.filter((earlier) => !listed.includes(earlier)),
+      [],
+      'every message written before is read back',
+    );
+    t.diagnostic(
+      `checked: the bad image's pod failed to pull within ${failing.toFixed(0)} s and that up was stopped (${outcome}); the corrected up replaced the pod in ${seconds(started)} s, Ready on ${image}, with all ${written.length} messages`,
+    );
+  });
+
+  step('15. destroy again leaves nothing of the stack in the API server', (t) => destroyLeavesNothing(t));
+
+  async function destroyLeavesNothing(t: TestContext): Promise<void> {
     const declared = await declaredObjects(config, secrets);
     const bound = (await cluster.list('persistentvolume')).filter(
       (volume) => volume.spec.claimRef?.namespace === NAMESPACE,
     );
+    const started = performance.now();
     const destroy = await stack.destroy();
     assert.equal(destroy.summary.result, 'succeeded');
+    const took = seconds(started);
     assert.equal(await cluster.get('namespace', NAMESPACE), undefined, `namespace ${NAMESPACE} is gone`);
     for (const volume of bound)
       await cluster.kubectl(['wait', '--for=delete', `pv/${volume.metadata.name}`, '--timeout=120s']);
@@ -607,9 +683,9 @@ function lifecycle(first: Engine): void {
       );
     }
     t.diagnostic(
-      `checked: namespace and all ${declared.length} declared objects gone; ${bound.length} provisioned volume(s) deleted with their claims`,
+      `checked: destroy took ${took} s; namespace and all ${declared.length} declared objects gone; ${bound.length} provisioned volume(s) deleted with their claims`,
     );
-  });
+  }
 
   async function databaseState(): Promise<string[]> {
     const objects = [
@@ -710,6 +786,46 @@ async function postMessage(message: string): Promise<void> {
   assert.fail(`a message posted at the url was not stored: ${posted.status} ${answer}`);
 }
 
+/**
+ * Kills the database container half-way through its first boot, from this machine: once the data
+ * directory on the volume (local-path, a folder here) holds the entrypoint's first files and before the
+ * last init script has marked the first boot done. Returns how far into the first boot that was, s.
+ */
+async function killFirstBoot(node: RealNode, engine: Engine): Promise<number> {
+  let folder: string | undefined;
+  await eventually(
+    'the database claim bound to a volume',
+    async () => {
+      const claim = await cluster.get('persistentvolumeclaim', `db-${engine}-data`, NAMESPACE);
+      const volume = claim?.spec.volumeName ? await cluster.get('persistentvolume', claim.spec.volumeName) : undefined;
+      folder = volume?.spec.hostPath?.path ?? volume?.spec.local?.path;
+      return folder !== undefined;
+    },
+    180,
+  );
+  const state = join(folder as string, 'two-tier');
+  const [started, done, data] = [
+    join(state, 'first-boot-started'),
+    join(state, 'first-boot-done'),
+    join(folder as string, 'data'),
+  ];
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline) {
+    if (existsSync(done)) throw new Error('the first boot finished before the test could interrupt it');
+    if (existsSync(started) && existsSync(data) && readdirSync(data).length > 0) {
+      const [pod] = await podsOf(cluster, 'database');
+      const pid = pod && (await node.runningContainerPid(pod.metadata.name, engine));
+      if (pid) {
+        process.kill(pid, 'SIGKILL');
+        if (existsSync(done)) throw new Error('the first boot finished before the test could interrupt it');
+        return (Date.now() - statSync(started).mtimeMs) / 1000;
+      }
+    }
+    await sleep(20);
+  }
+  throw new Error('no first boot to interrupt within 180 s');
+}
+
 /** Every message the url lists, following its pages. */
 async function allMessages(): Promise<string[]> {
   const listed = (await (await fetch(`${URL_BASE}/messages?limit=500`)).json()) as { message: string }[];
@@ -800,13 +916,20 @@ async function screenshot(name: string, message: string): Promise<void> {
   }
 }
 
+/**
+ * What `up` may report as updated without changing anything: the stack itself, and the provider of
+ * the program's dynamic resources, which the engine gives the stack's configuration, so that it is
+ * updated whenever a config value changes (it holds no resource of the cluster).
+ */
+const BOOKKEEPING = new Set(['pulumi:pulumi:Stack', 'pulumi:providers:pulumi-nodejs']);
+
 /** Runs `up` and lists what it changed, as "op type", leaving out what stayed the same. */
 async function upChanges(stack: Stack): Promise<string[]> {
   const changes: string[] = [];
   const up = await stack.up({
     onEvent: (event: EngineEvent) => {
       const step = event.resOutputsEvent?.metadata;
-      if (step && step.op !== 'same' && step.type !== 'pulumi:pulumi:Stack') changes.push(`${step.op} ${step.type}`);
+      if (step && step.op !== 'same' && !BOOKKEEPING.has(step.type)) changes.push(`${step.op} ${step.type}`);
     },
   });
   assert.equal(up.summary.result, 'succeeded');

@@ -409,6 +409,28 @@ export class RealNode extends Cluster {
     return stdout;
   }
 
+  /**
+   * The host PID of a container of a pod while its task runs, found by containerd's own labels (the
+   * kubelet reports the container in the pod's status only a relist later), or undefined.
+   */
+  async runningContainerPid(pod: string, container: string): Promise<number | undefined> {
+    const ids = (
+      await this.ctr([
+        'containers',
+        'list',
+        '--quiet',
+        `labels."io.kubernetes.pod.name"==${pod},labels."io.kubernetes.container.name"==${container}`,
+      ])
+    )
+      .split('\n')
+      .filter(Boolean);
+    for (const row of (await this.ctr(['tasks', 'list'])).split('\n')) {
+      const [id, pid, status] = row.trim().split(/\s+/);
+      if (id && ids.includes(id) && status === 'RUNNING' && Number(pid) > 0) return Number(pid);
+    }
+    return undefined;
+  }
+
   /** The host PID of a pod's first container, as containerd reports its task. */
   async containerPid(pod: KubeObject): Promise<number> {
     const id = String(pod.status?.containerStatuses?.[0]?.containerID ?? '').replace(/^containerd:\/\//, '');
