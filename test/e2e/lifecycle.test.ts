@@ -625,10 +625,17 @@ function lifecycle(first: Engine): void {
     const good = config.dbImage;
     await stack.setConfig('two-tier:dbImage', { value: BROKEN_IMAGE });
     const abort = new AbortController();
-    const broken = stack.up({ signal: abort.signal }).then(
-      (result) => result.summary.result,
-      (error: Error) => `stopped: ${diagnostic(error).split('\n')[0]}`,
-    );
+    let ended: string | undefined;
+    const broken = stack
+      .up({ signal: abort.signal })
+      .then(
+        (result) => result.summary.result,
+        (error: Error) => `stopped: ${diagnostic(error).split('\n')[0]}`,
+      )
+      .then((outcome) => {
+        ended = outcome;
+        return outcome;
+      });
     const failing = await eventually(
       'the database pod failing to pull the bad image',
       async () =>
@@ -637,9 +644,12 @@ function lifecycle(first: Engine): void {
         ),
       180,
     );
-    abort.abort();
+    // A user's Ctrl-C on an up that waits for a database that cannot start. The Kubernetes provider
+    // 4.25 may already have reported the StatefulSet ready from its status before the controller saw
+    // the change (it does not compare observedGeneration: pulumi/pulumi-kubernetes#4094, fixed in a
+    // later release); either way the pod is broken, and what follows must mend it.
+    if (ended === undefined) abort.abort();
     const outcome = await broken;
-    assert.notEqual(outcome, 'succeeded', 'an up whose database cannot start does not succeed');
 
     if (good) await stack.setConfig('two-tier:dbImage', { value: good });
     else await stack.removeConfig('two-tier:dbImage');
@@ -657,7 +667,7 @@ function lifecycle(first: Engine): void {
       'every message written before is read back',
     );
     t.diagnostic(
-      `checked: the bad image's pod failed to pull within ${failing.toFixed(0)} s and that up was stopped (${outcome}); the corrected up replaced the pod in ${seconds(started)} s, Ready on ${image}, with all ${written.length} messages`,
+      `checked: the bad image's pod failed to pull within ${failing.toFixed(0)} s; that up ${outcome === 'succeeded' ? 'had reported success (the provider read a stale status)' : `was stopped (${outcome})`}; the corrected up replaced the pod in ${seconds(started)} s, Ready on ${image}, with all ${written.length} messages`,
     );
   });
 

@@ -45,6 +45,10 @@ export class Processes {
     const child = spawn(component.command, component.args, {
       stdio: ['ignore', log, log],
       env: { ...process.env, ...component.env },
+      // A process group of its own: a Ctrl-C or a CI timeout signals the test's group, and a node
+      // whose parts all stopped at once (containerd before its containers) could not be taken down
+      // in order; the test's handler stops each part itself, in reverse.
+      detached: true,
     });
     this.started.push({ component, child });
     const deadline = Date.now() + component.startSeconds * 1000;

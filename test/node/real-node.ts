@@ -87,12 +87,17 @@ export class RealNode extends Cluster {
     if (why) throw new Error(`cannot start a real node: ${why}`);
     const node = new RealNode(await mkdtemp(join(tmpdir(), 'two-tier-node-')), report);
     // Interrupted (Ctrl-C, a CI timeout), the node still leaves the machine as it found it.
+    // A Ctrl-C reaches this process twice (SIGINT from the terminal, SIGTERM from the test runner):
+    // one teardown, and the signals after the first wait for it instead of ending the process.
+    let interruptedBy: NodeJS.Signals | undefined;
     const interrupted = (signal: NodeJS.Signals) => {
+      if (interruptedBy) return node.say(`${signal}: the node is being taken down (${interruptedBy})`);
+      interruptedBy = signal;
       node.say(`${signal}: taking the node down`);
       void node.delete().finally(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
     };
     // Alone: the test runner's own handlers would end the process before the node is down.
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(signal).once(signal, interrupted);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(signal).on(signal, interrupted);
     try {
       await node.up();
       return node;
