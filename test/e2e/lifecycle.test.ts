@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,12 @@ const BROKEN_IMAGE = 'localhost/two-tier/no-such-image:0';
 const EXISTING_CONTEXT = process.env.E2E_KUBE_CONTEXT;
 const unavailable = EXISTING_CONTEXT ? false : pulumiToolsMissing() || realNodeUnavailable();
 if (unavailable && process.env.CI === 'true') throw new Error(`${unavailable}; CI must run the lifecycle test`);
+
+/** The stacks' folders: removed at exit as well, when a Ctrl-C ends the run before their `after` hooks. */
+const temporary = new Set<string>();
+process.on('exit', () => {
+  for (const folder of temporary) rmSync(folder, { recursive: true, force: true });
+});
 
 let cluster: Cluster;
 let node: RealNode | undefined;
@@ -113,6 +119,7 @@ function lifecycle(first: Engine): void {
     }
     stateFolder = await mkdtemp(join(tmpdir(), 'two-tier-state-'));
     checkout = await copyProject();
+    temporary.add(stateFolder).add(checkout);
     stack = await devStack(checkout, { stateFolder, kubeconfig: cluster.kubeconfig, offline });
     await stack.setAllConfig(projectConfig(config, secrets));
   });
@@ -121,6 +128,8 @@ function lifecycle(first: Engine): void {
     if (failed && stack) await stack.destroy().catch(() => undefined);
     await rm(stateFolder, { recursive: true, force: true });
     await rm(checkout, { recursive: true, force: true });
+    temporary.delete(stateFolder);
+    temporary.delete(checkout);
   });
 
   step(
