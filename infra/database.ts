@@ -36,7 +36,7 @@ export interface DatabaseArgs {
    * When the tier is deleted (an engine switch, destroy), it keeps serving this long first, seconds:
    * the longest its clients, the web pods rolled away from it, may still run.
    */
-  readonly outlivesClientsBy?: number;
+  readonly outlivesClientsBy: number;
 }
 
 export const APP_DATABASE = 'app';
@@ -374,14 +374,12 @@ export class Database extends pulumi.ComponentResource {
       { ...k8sOpts, dependsOn: args.dependsOn },
     );
 
-    if (args.outlivesClientsBy) {
-      // Deleted before what it depends on: the server, its Services and the web pods' way in stay until it is gone.
-      new DeleteDelay(
-        `${name}-${args.engine}-outlives-clients`,
-        { seconds: args.outlivesClientsBy },
-        { parent: this, dependsOn: [statefulSet, service, headless, allowWeb] },
-      );
-    }
+    // Deleted before what it depends on: the server, its Services and the web pods' way in stay until it is gone.
+    new DeleteDelay(
+      `${name}-${args.engine}-outlives-clients`,
+      { seconds: args.outlivesClientsBy },
+      { parent: this, dependsOn: [statefulSet, service, headless, allowWeb] },
+    );
 
     this.registerOutputs({
       host: this.host,

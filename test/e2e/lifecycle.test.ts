@@ -30,7 +30,7 @@ import { pulumiToolsMissing } from '../support/toolchain';
 import { Cluster, type KubeObject } from './cluster';
 import { copyProject, devStack, projectConfig } from './project';
 import { SteadyLoad } from './traffic';
-import { databaseIdentity, eventually, exec, isReady, NAMESPACE, podsOf, readyPods } from './workloads';
+import { databaseIdentity, databasePod, eventually, exec, isReady, NAMESPACE, podsOf, readyPods } from './workloads';
 
 type Engine = 'mysql' | 'mongodb';
 const NODE_PORT = 30004;
@@ -259,7 +259,7 @@ function lifecycle(first: Engine): void {
       await postMessage(message);
       written.push(message);
     }
-    const [database] = await podsOf(cluster, 'database');
+    const database = await databasePod(cluster);
     const started = performance.now();
     await cluster.kubectl(['delete', 'pod', '-n', NAMESPACE, database.metadata.name, '--wait=true']);
     await eventually(
@@ -278,7 +278,7 @@ function lifecycle(first: Engine): void {
   });
 
   step('6. NetworkPolicies are enforced: only web pods reach the database; only the web port is open', async (t) => {
-    const [database] = await podsOf(cluster, 'database');
+    const database = await databasePod(cluster);
     const [web] = await readyPods(cluster, 'web');
     const databasePort = database.spec.containers[0].ports[0].containerPort;
     const probe = await probePod();
@@ -374,7 +374,7 @@ function lifecycle(first: Engine): void {
         return t.skip(
           "stopping a container's process needs the node itself (the real node); not on an existing context",
         );
-      const [database] = await podsOf(cluster, 'database');
+      const database = await databasePod(cluster);
       const pid = await node.containerPid(database);
       process.kill(pid, 'SIGSTOP');
       let notReady: number;
@@ -635,16 +635,10 @@ function lifecycle(first: Engine): void {
     await stack.setConfig('two-tier:dbImage', { value: BROKEN_IMAGE });
     const abort = new AbortController();
     let ended: string | undefined;
-    const broken = stack
-      .up({ signal: abort.signal })
-      .then(
-        (result) => result.summary.result,
-        (error: Error) => `stopped: ${diagnostic(error).split('\n')[0]}`,
-      )
-      .then((outcome) => {
-        ended = outcome;
-        return outcome;
-      });
+    const broken = stack.up({ signal: abort.signal }).then(
+      (result) => (ended = result.summary.result),
+      (error: Error) => (ended = `stopped: ${diagnostic(error).split('\n')[0]}`),
+    );
     const failing = await eventually(
       'the database pod failing to pull the bad image',
       async () =>
@@ -726,7 +720,7 @@ function lifecycle(first: Engine): void {
    * keeps the old one valid beside it until the web pods have rolled.
    */
   async function changePasswordInTheDatabase(engine: Engine, password: string): Promise<void> {
-    const [database] = await podsOf(cluster, 'database');
+    const database = await databasePod(cluster);
     if (engine === 'mysql') {
       await asMysqlRoot(database, `ALTER USER 'app'@'%' IDENTIFIED BY '${password}' RETAIN CURRENT PASSWORD;`);
     } else {
@@ -746,19 +740,17 @@ function lifecycle(first: Engine): void {
   /** The README's last step on MySQL, once `up` has rolled the web pods: the old password discarded. */
   async function finishPasswordChange(engine: Engine): Promise<void> {
     if (engine !== 'mysql') return;
-    const [database] = await podsOf(cluster, 'database');
+    const database = await databasePod(cluster);
     await asMysqlRoot(database, `ALTER USER 'app'@'%' DISCARD OLD PASSWORD;`);
   }
 
-  function asMysqlRoot(database: KubeObject | undefined, statement: string): Promise<string> {
-    if (!database) throw new Error('no database pod');
+  function asMysqlRoot(database: KubeObject, statement: string): Promise<string> {
     return exec(cluster, database, ['sh', '-c', 'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -uroot'], `${statement}\n`);
   }
 
   /** A login as the application's user with a password, over TCP inside the database pod; rejects when refused. */
   async function appLogin(engine: Engine, password: string): Promise<void> {
-    const [database] = await podsOf(cluster, 'database');
-    if (!database) throw new Error('no database pod');
+    const database = await databasePod(cluster);
     const login =
       engine === 'mysql'
         ? 'MYSQL_PWD="$(cat)" mysql -h127.0.0.1 -uapp -e "SELECT 1" app'

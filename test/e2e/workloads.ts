@@ -54,10 +54,16 @@ export function exec(cluster: Cluster, pod: KubeObject, command: string[], input
   );
 }
 
-/** Restarts and identity of the database pod: what a change that must not touch it would alter. */
-export async function databaseIdentity(cluster: Cluster): Promise<string> {
+/** The database tier's pod; there must be one. */
+export async function databasePod(cluster: Cluster): Promise<KubeObject> {
   const [pod] = await podsOf(cluster, 'database');
   if (!pod) throw new Error('no database pod');
+  return pod;
+}
+
+/** Restarts and identity of the database pod: what a change that must not touch it would alter. */
+export async function databaseIdentity(cluster: Cluster): Promise<string> {
+  const pod = await databasePod(cluster);
   const restarts = (pod.status?.containerStatuses ?? []).map((s: { restartCount: number }) => s.restartCount);
   return `${pod.metadata.name} ${pod.metadata.uid} restarts ${restarts.join(',')}`;
 }

@@ -429,20 +429,26 @@ export class RealNode extends Cluster {
     )
       .split('\n')
       .filter(Boolean);
-    for (const row of (await this.ctr(['tasks', 'list'])).split('\n')) {
-      const [id, pid, status] = row.trim().split(/\s+/);
-      if (id && ids.includes(id) && status === 'RUNNING' && Number(pid) > 0) return Number(pid);
-    }
-    return undefined;
+    const tasks = await this.runningTasks();
+    return ids.map((id) => tasks.get(id)).find((pid) => pid !== undefined);
   }
 
   /** The host PID of a pod's first container, as containerd reports its task. */
   async containerPid(pod: KubeObject): Promise<number> {
     const id = String(pod.status?.containerStatuses?.[0]?.containerID ?? '').replace(/^containerd:\/\//, '');
-    const row = (await this.ctr(['tasks', 'list'])).split('\n').find((line) => line.startsWith(`${id} `));
-    const pid = Number(row?.trim().split(/\s+/)[1]);
-    if (!id || !Number.isInteger(pid) || pid <= 0) throw new Error(`no running task for ${pod.metadata.name} (${id})`);
+    const pid = id ? (await this.runningTasks()).get(id) : undefined;
+    if (pid === undefined) throw new Error(`no running task for ${pod.metadata.name} (${id})`);
     return pid;
+  }
+
+  /** containerd's running tasks: container id to host PID. */
+  private async runningTasks(): Promise<Map<string, number>> {
+    const tasks = new Map<string, number>();
+    for (const row of (await this.ctr(['tasks', 'list'])).split('\n')) {
+      const [id, pid, status] = row.trim().split(/\s+/);
+      if (id && status === 'RUNNING' && Number(pid) > 0) tasks.set(id, Number(pid));
+    }
+    return tasks;
   }
 
   /** Ends every container before containerd stops: its tasks through containerd, then whatever is left in the pods' cgroups. */
