@@ -38,16 +38,7 @@ HOST_CA=()
 
 step() { printf 'node-images: %s\n' "$*" >&2; }
 
-packages() {
-  local missing=() p
-  for p in containerd runc containernetworking-plugins iptables buildah debootstrap conntrack openssl; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return
-  step "installing Debian's ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-}
+packages() { bash "$here/host-packages.sh" containerd ctr runc /usr/lib/cni/bridge iptables conntrack buildah debootstrap openssl ip; }
 
 # pack ROOT: the root as a tarball beside it, without the package caches.
 pack() {

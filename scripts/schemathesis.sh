@@ -11,10 +11,7 @@ requirements=scripts/schemathesis-requirements.txt
 # A venv per set of pins, outside the repository: a changed pin installs afresh, an unchanged one is reused.
 venv=${XDG_CACHE_HOME:-$HOME/.cache}/two-tier-schemathesis/$(sha256sum "$requirements" | cut -c1-16)
 if [ ! -x "$venv/bin/schemathesis" ]; then
-  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
-    echo "python3 cannot make a venv; installing Debian's python3-venv"
-    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
-  fi
+  bash scripts/host-packages.sh venv
   echo "installing schemathesis from $requirements into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"

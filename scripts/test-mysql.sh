@@ -17,10 +17,7 @@ step() { printf 'test-mysql: %s\n' "$*" >&2; }
 # since START: seconds elapsed since START.
 since() { echo "$((SECONDS - $1)) s"; }
 
-if ! command -v debootstrap >/dev/null; then
-  step "installing Debian's debootstrap"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-fi
+bash scripts/host-packages.sh debootstrap
 t=$SECONDS
 ROOT=$(bash scripts/mysql-root.sh)
 step "the MySQL root: $(since "$t")"
