@@ -11,7 +11,7 @@ import { INSTANCE_TYPES } from '../infra/instance-types';
 import { WEB_RESOURCES } from '../infra/web-tier';
 import { one, type ProgramRun, runProgram } from './support/program';
 import { REPO } from './support/server-process';
-import { stackConfig } from './support/stack-config';
+import { stackConfig } from '../infra/stack-config';
 
 const DEFAULT_EKS = {
   instanceType: 't3.small',

@@ -9,7 +9,7 @@ import { type Container, containers, kubernetesObjects, schemaError, workloadOf,
 import { ofType, one, type ProgramRun, runProgram } from './support/program';
 import { GENERATED_PASSWORD_PREFIX, LOAD_BALANCER_HOSTNAME, MOCK_DIGEST } from './support/program-mocks';
 import { REPO } from './support/server-process';
-import { stackConfig, stackFileKeys } from './support/stack-config';
+import { stackConfig, stackFileKeys } from '../infra/stack-config';
 
 const RUNS = [
   { stack: 'dev', engine: 'mysql' },

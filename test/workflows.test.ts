@@ -141,6 +141,20 @@ describe('the GitHub workflows', () => {
     }
   });
 
+  test('after every destroy the leftovers command runs for the same stack, even when the destroy failed', () => {
+    const destroying = pulumiJobs.filter(({ job }) => (job.steps ?? []).some((s) => pulumiCommand(s) === 'destroy'));
+    assert.ok(destroying.length >= 1, 'no workflow destroys');
+    for (const { file, name, job } of destroying) {
+      const steps = (job.steps ?? []) as Array<Step & { if?: string }>;
+      const destroyAt = steps.findIndex((s) => pulumiCommand(s) === 'destroy');
+      const destroyStack = String(steps[destroyAt]?.with?.['stack-name']);
+      const check = steps.slice(destroyAt + 1).find((s) => /\bnpm run leftovers\b/.test(s.run ?? ''));
+      assert.ok(check, `${file} job ${name} destroys without checking what is left`);
+      assert.equal(check.run, `npm run leftovers -- ${destroyStack}`, 'the check must look at the stack destroyed');
+      assert.match(String(check.if), /!cancelled\(\)|always\(\)/, 'a failed destroy must still list what it left');
+    }
+  });
+
   test('every action from another repository is pinned by its full commit, its release tag in a comment', () => {
     const pinned = new Map<string, string>();
     let actions = 0;

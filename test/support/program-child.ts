@@ -14,7 +14,7 @@ import * as settings from '@pulumi/pulumi/runtime/settings';
 import { Struct } from 'google-protobuf/google/protobuf/struct_pb';
 import type { RecordedResource } from './program';
 import { mockCall, mockNewResource } from './program-mocks';
-import { stackConfig } from './stack-config';
+import { stackConfig } from '../../infra/stack-config';
 
 const REPO = join(__dirname, '..', '..');
 const stack = process.env.PROGRAM_STACK ?? 'dev';
