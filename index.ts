@@ -10,7 +10,15 @@ import { DATABASE_RESOURCES, Database, type DbEngine, OFFICIAL_IMAGES, serviceNa
 import { EksCluster, VPC_CIDR, ZONE_COUNT } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
-import { between, databasePassword, iamPrincipals, imageReference, oneOf, snapshotSource } from './infra/settings';
+import {
+  awsProfileInEnvironment,
+  between,
+  databasePassword,
+  iamPrincipals,
+  imageReference,
+  oneOf,
+  snapshotSource,
+} from './infra/settings';
 import { type Exposure, GRACE_PERIOD_SECONDS, WEB_RESOURCES, WebTier } from './infra/web-tier';
 
 const config = new pulumi.Config();
@@ -65,6 +73,7 @@ const eks =
 
 // Before anything is created: will every pod find a node? A preview that cannot be scheduled fails here.
 if (eks) {
+  awsProfileInEnvironment(new pulumi.Config('aws').get('profile'), process.env.AWS_PROFILE);
   const report = checkCapacity({
     instanceType: eks.instanceType,
     nodeCount: eks.nodeCount,
@@ -81,7 +90,6 @@ const cluster: ClusterTarget & { kubeconfig?: pulumi.Output<string> } = eks
       clusterName: `two-tier-${stack}`,
       kubernetesVersion: config.require('kubernetesVersion'),
       controlPlaneLogs: config.requireBoolean('controlPlaneLogs'),
-      awsProfile: new pulumi.Config('aws').get('profile'),
       snapshots: new DataSnapshots('data-snapshots', {
         stack,
         engine,

@@ -27,12 +27,23 @@ const DAILY_AT = '13:00';
 
 /**
  * Runs at destroy, after the disk's final snapshot (the disk depends on it): deletes the completed
- * snapshots of the stack and engine beyond the newest $KEEP, never $PINNED. It never fails the destroy:
- * without the AWS CLI or its permissions it says what it left, and the next destroy tries again.
+ * snapshots of the stack and engine beyond the newest $KEEP, never $PINNED, acting in the stack's $ACCOUNT only
+ * (its identity comes from the environment, AWS_PROFILE on a laptop: a profile kept in the state would break a
+ * destroy elsewhere). It never fails the destroy: without the AWS CLI, the account or its permissions it says
+ * what it left, and the next destroy tries again.
  */
 const PRUNE_SCRIPT = `set -u
+kept="snapshots of $STACK/$ENGINE beyond the newest $KEEP were kept"
 if ! command -v aws >/dev/null 2>&1; then
-  echo "two-tier: no AWS CLI here: snapshots of $STACK/$ENGINE beyond the newest $KEEP were kept" >&2
+  echo "two-tier: no AWS CLI here: $kept" >&2
+  exit 0
+fi
+if ! account=$(aws sts get-caller-identity --query Account --output text); then
+  echo "two-tier: the AWS CLI here has no working credentials: $kept" >&2
+  exit 0
+fi
+if [ "$account" != "$ACCOUNT" ]; then
+  echo "two-tier: the AWS CLI here acts in account $account, not the stack's $ACCOUNT (export AWS_PROFILE as for pulumi): $kept" >&2
   exit 0
 fi
 if ! list=$(aws ec2 describe-snapshots --owner-ids self \\
@@ -135,6 +146,7 @@ export class DataSnapshots extends pulumi.ComponentResource {
           ENGINE: args.engine,
           KEEP: String(args.keep),
           PINNED: args.source.startsWith('snap-') ? args.source : '',
+          ACCOUNT: aws.getCallerIdentityOutput({}, parent).accountId,
           ...(args.region ? { AWS_REGION: args.region } : {}),
         },
       },

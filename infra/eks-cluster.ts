@@ -26,8 +26,6 @@ export interface EksClusterArgs {
   readonly admins: string[];
   /** Whether control-plane logs go to CloudWatch (api, audit, authenticator; kept 7 days). */
   readonly controlPlaneLogs: boolean;
-  /** The stack's `aws:profile`, if any: the Kubernetes provider's `aws eks get-token` must use it too. */
-  readonly awsProfile?: string;
   /** What the data disk starts from and the tags its snapshots carry; the disk is snapshotted before it is deleted. */
   readonly snapshots: DataSnapshots;
 }
@@ -217,13 +215,10 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
 
     this.kubeconfig = pulumi.secret(this.cluster.kubeconfigJson);
     this.clusterName = this.cluster.eksCluster.name;
-    // kubeconfigJson leaves the profile out (it is for people); the program's own calls need it.
-    const providerKubeconfig = args.awsProfile
-      ? this.cluster.getKubeconfig({ profileName: args.awsProfile }).result
-      : this.cluster.kubeconfigJson;
+    // No profile: the state must serve a destroy run elsewhere; `aws eks get-token` reads AWS_PROFILE there.
     this.provider = new k8s.Provider(
       `${name}-k8s`,
-      { kubeconfig: pulumi.secret(providerKubeconfig), ...PROVIDER_SETTINGS },
+      { kubeconfig: pulumi.secret(this.cluster.kubeconfigJson), ...PROVIDER_SETTINGS },
       { parent: this, dependsOn: access.entries },
     );
 

@@ -75,3 +75,17 @@ export function databasePassword(key: string, value: string | undefined): string
     `config two-tier:${key} must be one or more letters, digits and these symbols: ${PASSWORD_SYMBOLS} (no spaces, quotes or backslashes: the MySQL image puts it into SQL unescaped on first boot); the value set is secret and not shown (set it with: pulumi config set --secret ${key} <password>)`,
   );
 }
+
+/**
+ * The stack's `aws:profile`, if any, must be the environment's AWS_PROFILE: the Kubernetes provider's `aws eks
+ * get-token` and the snapshot prune's AWS CLI read the environment, since a profile kept in the state would break
+ * a destroy run on a machine without it.
+ */
+export function awsProfileInEnvironment(profile: string | undefined, environment: string | undefined): void {
+  if (!profile || profile === environment) return;
+  throw new pulumi.RunError(
+    `config aws:profile is "${profile}" but AWS_PROFILE is ${environment ? `"${environment}"` : 'not set'}: ` +
+      `the cluster's Kubernetes calls and the snapshot prune take their AWS identity from the environment, ` +
+      `so run with: export AWS_PROFILE=${profile}`,
+  );
+}

@@ -187,7 +187,11 @@ describe('eks: the data disk outlives the stack in its snapshots (under mocks)',
     });
     after(() => rm(folder, { recursive: true, force: true }));
 
-    /** An AWS CLI that lists `listing` only when asked for the completed snapshots of eks/mysql. */
+    /**
+     * An AWS CLI that lists `listing` only when asked for the completed snapshots of eks/mysql, and records what it
+     * was given. Its identity is the environment's: profile two-tier-admin or role credentials act in the stack's
+     * account, the default profile of this machine in another.
+     */
     async function fakeAws(listing: string, failOn = '') {
       const print = listing
         .split('\n')
@@ -197,7 +201,10 @@ describe('eks: the data disk outlives the stack in its snapshots (under mocks)',
         join(tools, 'aws'),
         `#!/bin/sh
 echo "$*" >> "${join(folder, 'calls')}"
+echo "AWS_PROFILE=\${AWS_PROFILE:-} AWS_REGION=\${AWS_REGION:-} $*" >> "${join(folder, 'given')}"
 case "$1 $2" in
+  "sts get-caller-identity")
+    if [ "\${AWS_PROFILE:-}" = two-tier-admin ] || [ -n "\${AWS_ACCESS_KEY_ID:-}" ]; then echo 123456789012; else echo 210987654321; fi ;;
   "ec2 describe-snapshots")
     case "$*" in
       "ec2 describe-snapshots --owner-ids self --filters Name=tag:two-tier/stack,Values=eks Name=tag:two-tier/engine,Values=mysql Name=status,Values=completed --query Snapshots[].[StartTime,SnapshotId] --output text")
@@ -211,17 +218,25 @@ esac
       );
       await chmod(join(tools, 'aws'), 0o755);
       await rm(join(folder, 'calls'), { force: true });
+      await rm(join(folder, 'given'), { force: true });
     }
 
-    /** Runs the prune exactly as the command provider would at destroy: its delete script, its environment. */
-    async function prune(r: ProgramRun) {
+    /** The deploy role's credentials, as the destroy workflow's runner has them. */
+    const RUNNER = { AWS_ACCESS_KEY_ID: 'ASIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'example', AWS_SESSION_TOKEN: 'example' };
+
+    /**
+     * Runs the prune exactly as the command provider would at destroy: its delete script, the environment of the
+     * machine running destroy (`machine`) with the command's own environment over it (pulumi-command's local run).
+     */
+    async function prune(r: ProgramRun, machine: Record<string, string> = RUNNER) {
       const command = one(r, PRUNE);
       const result = await run('/bin/sh', ['-c', command.inputs.delete], {
-        env: { ...command.inputs.environment, PATH: tools },
+        env: { ...machine, ...command.inputs.environment, PATH: tools },
       });
       const calls = await readFile(join(folder, 'calls'), 'utf8').catch(() => '');
       return {
         ...result,
+        given: (await readFile(join(folder, 'given'), 'utf8').catch(() => '')).split('\n').filter(Boolean),
         deleted: calls
           .split('\n')
           .filter((line) => line.startsWith('ec2 delete-snapshot'))
@@ -250,6 +265,7 @@ esac
         ENGINE: 'mysql',
         KEEP: '7',
         PINNED: '',
+        ACCOUNT: '123456789012',
         AWS_REGION: 'ap-south-1',
       });
       assert.equal(
@@ -279,7 +295,7 @@ esac
       await fakeAws(LISTING);
       const other = one(get('named'), PRUNE);
       const refused = await run('/bin/sh', ['-c', other.inputs.delete], {
-        env: { ...other.inputs.environment, ENGINE: 'other', PATH: tools },
+        env: { ...RUNNER, ...other.inputs.environment, ENGINE: 'other', PATH: tools },
       });
       assert.match(refused.stderr, /could not list the snapshots of eks\/other; none was deleted/);
 
@@ -287,6 +303,52 @@ esac
       const stuck = await prune(get('named'));
       assert.deepEqual(stuck.deleted, ['snap-0000000000000a000']);
       assert.match(stuck.stderr, /could not delete snap-0000000000000a000 of eks\/mysql; it stays/);
+    });
+
+    test("on a laptop with aws:profile the prune acts as the provider does, through AWS_PROFILE; the state holds no profile, and another account's CLI deletes nothing", async () => {
+      const laptop = { AWS_PROFILE: 'two-tier-admin' };
+      const [withProfile, unexported] = await Promise.all([
+        runProgram('eks', { 'aws:profile': 'two-tier-admin', dbSnapshotsKept: 3 }, [], {
+          ...laptop,
+          ...withSnapshots(ACCOUNT),
+        }),
+        runProgram('eks', { 'aws:profile': 'two-tier-admin' }, [], { AWS_PROFILE: '', ...withSnapshots(ACCOUNT) }),
+      ]);
+      assert.deepEqual(withProfile.errors, []);
+      assert.ok(
+        !JSON.stringify(one(withProfile, PRUNE).inputs).includes('two-tier-admin'),
+        'a profile in the state breaks the prune of a destroy run elsewhere',
+      );
+      assert.equal(unexported.errors.length, 1, 'aws:profile without AWS_PROFILE: the prune would act as someone else');
+      assert.match(unexported.errors[0] as string, /export AWS_PROFILE=two-tier-admin/);
+
+      await fakeAws(LISTING);
+      const fromLaptop = await prune(withProfile, laptop);
+      assert.deepEqual(fromLaptop.deleted, ['snap-0000000000000a001', 'snap-0000000000000a000']);
+      for (const line of fromLaptop.given) {
+        assert.match(line, /^AWS_PROFILE=two-tier-admin AWS_REGION=ap-south-1 /, `the AWS CLI was given: ${line}`);
+      }
+
+      await fakeAws(LISTING);
+      const fromRunner = await prune(withProfile);
+      assert.deepEqual(
+        fromRunner.deleted,
+        ['snap-0000000000000a001', 'snap-0000000000000a000'],
+        'the destroy workflow',
+      );
+
+      await fakeAws(LISTING);
+      const otherAccount = await prune(withProfile, {});
+      assert.deepEqual(otherAccount.deleted, []);
+      assert.deepEqual(
+        otherAccount.given.map((line) => line.replace(/^\S+ \S+ /, '')),
+        ['sts get-caller-identity --query Account --output text'],
+        "the CLI listed or deleted in an account that is not the stack's",
+      );
+      assert.match(
+        otherAccount.stderr,
+        /acts in account 210987654321, not the stack's 123456789012 \(export AWS_PROFILE as for pulumi\): snapshots of eks\/mysql beyond the newest 3 were kept/,
+      );
     });
   });
 });

@@ -145,21 +145,33 @@ describe('eks: the database always has a node in its zone', () => {
   }
 });
 
-describe('eks: the Kubernetes provider authenticates as `pulumi up` does', () => {
+describe('eks: the state serves a destroy run on another machine (pulumi destroy uses the stored provider inputs)', () => {
   const tokenArgs = (run: ProgramRun) => {
     const kubeconfig = JSON.parse(one(run, 'pulumi:providers:kubernetes', 'cluster-k8s').inputs.kubeconfig);
     return kubeconfig.users[0].user.exec.args as string[];
   };
 
-  test('with aws:profile in the stack config, `aws eks get-token` runs with that profile', async () => {
-    const run = await runProgram('eks', { 'aws:profile': 'two-tier-admin' });
+  test("a laptop's aws:profile reaches no resource's inputs: `aws eks get-token` takes it from AWS_PROFILE", async () => {
+    const run = await runProgram('eks', { 'aws:profile': 'two-tier-admin' }, [], { AWS_PROFILE: 'two-tier-admin' });
     assert.deepEqual(run.errors, []);
-    assert.deepEqual(tokenArgs(run).slice(-2), ['--profile', 'two-tier-admin']);
+    assert.ok(!tokenArgs(run).includes('--profile'), `the provider runs aws ${tokenArgs(run).join(' ')}`);
+    for (const resource of run.resources) {
+      assert.ok(!JSON.stringify(resource.inputs).includes('two-tier-admin'), `${resource.name} keeps the profile`);
+    }
+    const runner = await runProgram('eks');
+    assert.deepEqual(tokenArgs(run), tokenArgs(runner), 'a laptop and the runner store different provider inputs');
   });
 
-  test('without it, the default credential chain, as before', async () => {
-    const run = await runProgram('eks');
-    assert.ok(!tokenArgs(run).includes('--profile'));
+  test('aws:profile without AWS_PROFILE naming it fails the preview, before anything is created', async () => {
+    for (const environment of ['', 'someone-else']) {
+      const run = await runProgram('eks', { 'aws:profile': 'two-tier-admin' }, [], { AWS_PROFILE: environment });
+      assert.equal(run.errors.length, 1, `AWS_PROFILE "${environment}" was accepted`);
+      assert.match(
+        run.errors[0] as string,
+        /^config aws:profile is "two-tier-admin" but AWS_PROFILE is (not set|"someone-else"): .* export AWS_PROFILE=two-tier-admin$/,
+      );
+      assert.equal(run.resources.length, 0);
+    }
   });
 });
 

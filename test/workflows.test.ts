@@ -155,6 +155,16 @@ describe('the GitHub workflows', () => {
     }
   });
 
+  test('destroy runs the program (pulumi 3.259 reads PULUMI_RUN_PROGRAM as --run-program), so its providers are configured by this run', () => {
+    for (const { file, name, job } of pulumiJobs) {
+      for (const step of (job.steps ?? []) as Array<Step & { env?: Record<string, string> }>) {
+        if (pulumiCommand(step) !== 'destroy') continue;
+        const flag = /--run-program\b/.test(step.run ?? '') || step.env?.PULUMI_RUN_PROGRAM === 'true';
+        assert.ok(flag, `${file} job ${name} destroys with the provider inputs the last up stored`);
+      }
+    }
+  });
+
   test('every action from another repository is pinned by its full commit, its release tag in a comment', () => {
     const pinned = new Map<string, string>();
     let actions = 0;

@@ -7,14 +7,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import * as providerProto from '@pulumi/pulumi/proto/provider_pb';
 import { MockMonitor } from '@pulumi/pulumi/runtime/mocks';
-import * as rpc from '@pulumi/pulumi/runtime/rpc';
 import * as settings from '@pulumi/pulumi/runtime/settings';
-import { Struct } from 'google-protobuf/google/protobuf/struct_pb';
+import { stackConfig } from '../../infra/stack-config';
 import type { RecordedResource } from './program';
 import { mockCall, mockNewResource } from './program-mocks';
-import { stackConfig } from '../../infra/stack-config';
 
 const REPO = join(__dirname, '..', '..');
 const stack = process.env.PROGRAM_STACK ?? 'dev';
@@ -49,20 +46,6 @@ const mocks: pulumi.runtime.Mocks = {
 
 /** The mock monitor, also keeping what `MockResourceArgs` leaves out: parent, dependencies, protection. */
 class RecordingMonitor extends MockMonitor {
-  /** Methods of component resources (`eks.Cluster.getKubeconfig`), answered by the mocks as invokes are. */
-  // biome-ignore lint/suspicious/noExplicitAny: the monitor's gRPC request and callback are untyped here.
-  async call(request: any, callback: (error: any, response: any) => void) {
-    try {
-      const inputs = rpc.deserializeProperties(request.getArgs());
-      const result = await mocks.call({ token: request.getTok(), inputs, provider: request.getProvider() });
-      const response = new providerProto.CallResponse();
-      response.setReturn(Struct.fromJavaScript(await rpc.serializeProperties('', result)));
-      callback(null, response);
-    } catch (error) {
-      callback(error, undefined);
-    }
-  }
-
   // biome-ignore lint/suspicious/noExplicitAny: the monitor's gRPC request and callback are untyped here.
   override async registerResource(request: any, callback: (error: any, response: any) => void) {
     await super.registerResource(request, (error, response) => {

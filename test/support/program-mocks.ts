@@ -83,8 +83,8 @@ function availabilityZones() {
   ].map((zone) => ({ ...zone, state: states[zone.name] ?? 'available' }));
 }
 
-/** The kubeconfig @pulumi/eks generates: `aws eks get-token`, with `--profile` when one is given. */
-function eksKubeconfig(clusterName: string, profileName?: string): string {
+/** The kubeconfig @pulumi/eks generates for `kubeconfigJson`: `aws eks get-token`, never with a profile. */
+function eksKubeconfig(clusterName: string): string {
   const args = ['--region', 'ap-south-1', 'eks', 'get-token', '--cluster-name', clusterName, '--output', 'json'];
   return JSON.stringify({
     apiVersion: 'v1',
@@ -93,7 +93,7 @@ function eksKubeconfig(clusterName: string, profileName?: string): string {
     users: [
       {
         name: 'aws',
-        user: { exec: { command: 'aws', args: profileName ? [...args, '--profile', profileName] : args } },
+        user: { exec: { command: 'aws', args } },
       },
     ],
   });
@@ -153,8 +153,6 @@ export function mockCall(args: pulumi.runtime.MockCallArgs): pulumi.runtime.Mock
       if (!tags) throw new Error(`ResourceNotFoundException: No cluster found for name: ${args.inputs.name}`);
       return { name: args.inputs.name, tags };
     }
-    case 'eks:index:Cluster/getKubeconfig':
-      return { result: eksKubeconfig('two-tier-eks', args.inputs.profileName) };
     case 'aws:ecr/getAuthorizationToken:getAuthorizationToken':
       return {
         userName: 'AWS',
