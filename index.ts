@@ -3,7 +3,7 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { checkCapacity, parseRequests } from './infra/capacity';
 import type { ClusterTarget } from './infra/cluster';
-import { type EksSupportType, monthlyCost } from './infra/cost';
+import { type EksSupportType, monthlyCost, notIncluded } from './infra/cost';
 import { DataCopy } from './infra/data-copy';
 import { DataSnapshots } from './infra/data-snapshots';
 import { DATABASE_RESOURCES, Database, type DbEngine, OFFICIAL_IMAGES, serviceNameOf } from './infra/database';
@@ -25,7 +25,8 @@ const config = new pulumi.Config();
 const stack = pulumi.getStack();
 
 const target = oneOf('target', config.require('target'), ['eks', 'local'] as const);
-const engine = oneOf<DbEngine>('dbEngine', config.require('dbEngine'), ['mysql', 'mongodb']);
+const ENGINES: DbEngine[] = ['mysql', 'mongodb'];
+const engine = oneOf('dbEngine', config.require('dbEngine'), ENGINES);
 const localCluster = oneOf<LocalClusterKind>('localCluster', config.require('localCluster'), [
   'kind',
   'minikube',
@@ -68,6 +69,7 @@ const eks =
         ]),
         snapshotSource: snapshotSource('dbSnapshot', config.require('dbSnapshot')),
         snapshotsKept: between('dbSnapshotsKept', config.requireNumber('dbSnapshotsKept'), 1, 1000),
+        controlPlaneLogs: config.requireBoolean('controlPlaneLogs'),
       }
     : undefined;
 
@@ -89,7 +91,6 @@ const cluster: ClusterTarget & { kubeconfig?: pulumi.Output<string> } = eks
       ...eks,
       clusterName: `two-tier-${stack}`,
       kubernetesVersion: config.require('kubernetesVersion'),
-      controlPlaneLogs: config.requireBoolean('controlPlaneLogs'),
       snapshots: new DataSnapshots('data-snapshots', {
         stack,
         engine,
@@ -190,5 +191,6 @@ export const image = webImage.ref;
 export const dbEngine = engine;
 /** What the eks stack costs a month while it runs, with its disk's kept snapshots (USD, ap-south-1 list prices); a local cluster costs nothing here. */
 export const estimatedMonthlyCostUsd = eks
-  ? monthlyCost({ ...eks, dbVolumeSizeGi: settings.dbVolumeSizeGi, zones: ZONE_COUNT }).total
+  ? monthlyCost({ ...eks, dbVolumeSizeGi: settings.dbVolumeSizeGi, zones: ZONE_COUNT, engines: ENGINES.length }).total
   : 0;
+if (eks) pulumi.log.info(notIncluded(eks.controlPlaneLogs));

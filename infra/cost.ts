@@ -13,9 +13,9 @@ export const STANDARD_SUPPORT_ENDS: Record<string, string> = { '1.34': '2026-12-
  * Monthly prices in ap-south-1 (Mumbai), USD, from the AWS public price list as of 2026-11-01
  * (https://aws.amazon.com/eks/pricing/, /ec2/pricing/on-demand/, /ebs/pricing/ (gp3 volumes; snapshots in
  * the standard tier), /elasticloadbalancing/pricing/, /vpc/pricing/). Usage-based charges (data transfer,
- * load balancer traffic, CloudWatch ingestion) are not included; nor are T3 surplus CPU credits, which the
- * nodes never spend: their launch template sets standard credits (infra/eks-cluster.ts), so sustained CPU
- * above the baseline is throttled, not billed.
+ * load balancer traffic, the control-plane logs' CloudWatch ingestion) are not included (`notIncluded` names
+ * them); nor are T3 surplus CPU credits, which the nodes never spend: their launch template sets standard
+ * credits (infra/eks-cluster.ts), so sustained CPU above the baseline is throttled, not billed.
  */
 export const PRICES = {
   date: '2026-11-01',
@@ -25,6 +25,8 @@ export const PRICES = {
   ebsSnapshotGibMonth: 0.05,
   classicLoadBalancerHourly: 0.0283,
   publicIpv4Hourly: 0.005,
+  /** Per GB of logs ingested (standard class); us-east-1's list price (ap-south-1's was not read from a source here). */
+  cloudWatchLogsIngestionGb: 0.5,
 } as const;
 
 export interface CostInput {
@@ -37,6 +39,8 @@ export interface CostInput {
   zones: number;
   /** Snapshots of the database disk kept per stack and engine. */
   snapshotsKept: number;
+  /** Engines whose snapshots are kept: after an engine switch both keep `snapshotsKept`. */
+  engines: number;
 }
 
 export interface CostBreakdown {
@@ -45,7 +49,7 @@ export interface CostBreakdown {
   nodeVolumes: number;
   nodePublicIps: number;
   databaseVolume: number;
-  /** At most: each kept snapshot priced as a full copy of the disk (they are incremental, so usually far less). */
+  /** At most: every engine's kept snapshots, each priced as a full copy of the disk (they are incremental, so usually far less). */
   databaseSnapshots: number;
   loadBalancer: number;
   loadBalancerPublicIps: number;
@@ -64,7 +68,7 @@ export function monthlyCost(input: CostInput): CostBreakdown {
     // Nodes in public subnets have a public IPv4 address each, billed since 2024.
     nodePublicIps: PRICES.publicIpv4Hourly * hours * input.nodeCount,
     databaseVolume: PRICES.gp3GibMonth * input.dbVolumeSizeGi,
-    databaseSnapshots: PRICES.ebsSnapshotGibMonth * input.dbVolumeSizeGi * input.snapshotsKept,
+    databaseSnapshots: PRICES.ebsSnapshotGibMonth * input.dbVolumeSizeGi * input.snapshotsKept * input.engines,
     loadBalancer: PRICES.classicLoadBalancerHourly * hours,
     loadBalancerPublicIps: PRICES.publicIpv4Hourly * hours * input.zones,
   };
@@ -73,4 +77,14 @@ export function monthlyCost(input: CostInput): CostBreakdown {
     'total'
   >;
   return { ...rounded, total: cents(Object.values(parts).reduce((sum, value) => sum + value, 0)) };
+}
+
+/** What the estimate leaves out that this stack's settings bill: one line for the preview's output. */
+export function notIncluded(controlPlaneLogs: boolean): string {
+  return (
+    'estimatedMonthlyCostUsd leaves out usage-based charges: data transfer, load balancer traffic' +
+    (controlPlaneLogs
+      ? `, and CloudWatch ingestion of the control-plane logs (api, audit, authenticator) at $${PRICES.cloudWatchLogsIngestionGb} per GB`
+      : '')
+  );
 }

@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { checkCapacity, parseRequests } from '../infra/capacity';
-import { monthlyCost, PRICES, STANDARD_SUPPORT_ENDS } from '../infra/cost';
+import { type CostInput, monthlyCost, PRICES, STANDARD_SUPPORT_ENDS } from '../infra/cost';
 import { DATABASE_RESOURCES } from '../infra/database';
 import { sourceHash } from '../infra/image';
 import { INSTANCE_TYPES } from '../infra/instance-types';
+import { stackConfig } from '../infra/stack-config';
 import { WEB_RESOURCES } from '../infra/web-tier';
 import { one, type ProgramRun, runProgram } from './support/program';
 import { REPO } from './support/server-process';
-import { stackConfig } from '../infra/stack-config';
 
 const DEFAULT_EKS = {
   instanceType: 't3.small',
@@ -71,45 +71,79 @@ describe('capacity, checked before anything is created', () => {
   });
 });
 
+/** The default eks stack's settings, as index.ts hands them to the estimate. */
+const DEFAULT_COST: CostInput = {
+  instanceType: 't3.small',
+  nodeCount: 2,
+  nodeVolumeSizeGi: 20,
+  dbVolumeSizeGi: 1,
+  snapshotsKept: 7,
+  engines: 2,
+  supportType: 'STANDARD',
+  zones: 2,
+};
+
 describe('cost', () => {
   test('the eks stack exports its monthly estimate; the local stack exports 0', async () => {
     const [eks, dev] = await Promise.all([runProgram('eks'), runProgram('dev')]);
-    assert.equal(eks.outputs.estimatedMonthlyCostUsd?.value, 145.05);
+    assert.equal(eks.outputs.estimatedMonthlyCostUsd?.value, 145.4);
     assert.equal(dev.outputs.estimatedMonthlyCostUsd?.value, 0);
+  });
+
+  test("after an engine switch both engines keep dbSnapshotsKept snapshots: the estimate counts each engine's", async () => {
+    const [mysql, mongodb] = await Promise.all([
+      runProgram('eks', { dbEngine: 'mysql', dbSnapshotsKept: 10, dbVolumeSizeGi: 4 }),
+      runProgram('eks', { dbEngine: 'mongodb', dbSnapshotsKept: 10, dbVolumeSizeGi: 4 }),
+    ]);
+    const snapshots = 2 * 10 * 4 * PRICES.ebsSnapshotGibMonth;
+    for (const run of [mysql, mongodb]) {
+      const withoutSnapshots = monthlyCost({ ...DEFAULT_COST, dbVolumeSizeGi: 4, snapshotsKept: 0 }).total;
+      assert.ok(
+        Math.abs(Number(run.outputs.estimatedMonthlyCostUsd?.value) - withoutSnapshots - snapshots) <= 0.01,
+        `the snapshots count ${Number(run.outputs.estimatedMonthlyCostUsd?.value) - withoutSnapshots}, not both engines' ${snapshots}`,
+      );
+    }
+  });
+
+  test("the control-plane logs' CloudWatch ingestion is named as not included, with its price, in the preview and the README", async () => {
+    const [logs, quiet] = await Promise.all([
+      runProgram('eks', { controlPlaneLogs: true }),
+      runProgram('eks', { controlPlaneLogs: false }),
+    ]);
+    const notice = /estimatedMonthlyCostUsd leaves out usage-based charges: data transfer, load balancer traffic/;
+    assert.match(logs.log, notice);
+    assert.match(
+      logs.log,
+      /and CloudWatch ingestion of the control-plane logs \(api, audit, authenticator\) at \$0\.5 per GB/,
+    );
+    assert.match(quiet.log, notice);
+    assert.doesNotMatch(quiet.log, /CloudWatch/, 'no logs, no ingestion to name');
+    const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+    assert.match(readme, /Not included: .*CloudWatch ingestion of the control-plane logs \(\$0\.50 per GB/s);
   });
 
   test('the default breakdown, from the dated ap-south-1 price table', () => {
     assert.equal(PRICES.date, '2026-11-01');
-    assert.deepEqual(
-      monthlyCost({
-        instanceType: 't3.small',
-        nodeCount: 2,
-        nodeVolumeSizeGi: 20,
-        dbVolumeSizeGi: 1,
-        snapshotsKept: 7,
-        supportType: 'STANDARD',
-        zones: 2,
-      }),
-      {
-        controlPlane: 73,
-        nodes: 32.7,
-        nodeVolumes: 3.65,
-        nodePublicIps: 7.3,
-        databaseVolume: 0.09,
-        databaseSnapshots: 0.35,
-        loadBalancer: 20.66,
-        // One public IPv4 address for each zone the load balancer is enabled in: both subnets' zones.
-        loadBalancerPublicIps: 7.3,
-        total: 145.05,
-      },
-    );
+    assert.deepEqual(monthlyCost(DEFAULT_COST), {
+      controlPlane: 73,
+      nodes: 32.7,
+      nodeVolumes: 3.65,
+      nodePublicIps: 7.3,
+      databaseVolume: 0.09,
+      // 7 of each engine's disk.
+      databaseSnapshots: 0.7,
+      loadBalancer: 20.66,
+      // One public IPv4 address for each zone the load balancer is enabled in: both subnets' zones.
+      loadBalancerPublicIps: 7.3,
+      total: 145.4,
+    });
   });
 
   test("the control plane is priced by the stack's own eksSupportType, the setting the cluster is given", async () => {
     const extended = await runProgram('eks', { eksSupportType: 'EXTENDED' });
     assert.deepEqual(extended.errors, []);
     assert.deepEqual(one(extended, 'eks:index:Cluster').inputs.upgradePolicy, { supportType: 'EXTENDED' });
-    assert.equal(extended.outputs.estimatedMonthlyCostUsd?.value, 145.05 + 0.5 * 730);
+    assert.equal(extended.outputs.estimatedMonthlyCostUsd?.value, 145.4 + 0.5 * 730);
   });
 
   test('the kept snapshots of the disk are priced at the dated snapshot price: a full copy of the disk each, at most', async () => {
@@ -120,7 +154,7 @@ describe('cost', () => {
     ]);
     assert.deepEqual(more.errors, []);
     const volumeMore = 0.0912 * 9;
-    const snapshotsMore = 0.05 * (14 * 10 - 7 * 1);
+    const snapshotsMore = 0.05 * 2 * (14 * 10 - 7 * 1);
     assert.ok(
       Math.abs(
         Number(more.outputs.estimatedMonthlyCostUsd?.value) -
@@ -128,7 +162,7 @@ describe('cost', () => {
           volumeMore -
           snapshotsMore,
       ) <= 0.01,
-      `the estimate moved by ${Number(more.outputs.estimatedMonthlyCostUsd?.value) - Number(defaults.outputs.estimatedMonthlyCostUsd?.value)}, not by the disk and its 14 snapshots`,
+      `the estimate moved by ${Number(more.outputs.estimatedMonthlyCostUsd?.value) - Number(defaults.outputs.estimatedMonthlyCostUsd?.value)}, not by the disk and its 14 snapshots of each engine`,
     );
   });
 
@@ -140,24 +174,8 @@ describe('cost', () => {
   });
 
   test("doubling the nodes moves the estimate by the nodes' price and nothing else", () => {
-    const two = monthlyCost({
-      instanceType: 't3.small',
-      nodeCount: 2,
-      nodeVolumeSizeGi: 20,
-      dbVolumeSizeGi: 1,
-      snapshotsKept: 7,
-      supportType: 'STANDARD',
-      zones: 2,
-    });
-    const four = monthlyCost({
-      instanceType: 't3.small',
-      nodeCount: 4,
-      nodeVolumeSizeGi: 20,
-      dbVolumeSizeGi: 1,
-      snapshotsKept: 7,
-      supportType: 'STANDARD',
-      zones: 2,
-    });
+    const two = monthlyCost(DEFAULT_COST);
+    const four = monthlyCost({ ...DEFAULT_COST, nodeCount: 4 });
     const nodesPrice = two.nodes + two.nodeVolumes + two.nodePublicIps;
     assert.ok(
       Math.abs(four.total - two.total - nodesPrice) <= 0.01,

@@ -29,6 +29,8 @@ export interface ProgramRun {
   resources: RecordedResource[];
   outputs: Record<string, { value: unknown; secret: boolean }>;
   errors: string[];
+  /** What the program logged (`pulumi.log`), one message a line as the mocked runtime prints them. */
+  log: string;
 }
 
 /** Runs the real index.ts under Pulumi's mocks with a stack's own config file, in a process of its own. */
@@ -41,7 +43,7 @@ export async function runProgram(
   const folder = await mkdtemp(join(tmpdir(), 'two-tier-program-'));
   const result = join(folder, 'result.json');
   try {
-    await run(process.execPath, ['--import', 'tsx', join(__dirname, 'program-child.ts')], {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(__dirname, 'program-child.ts')], {
       env: {
         ...process.env,
         ...env,
@@ -52,7 +54,7 @@ export async function runProgram(
       },
       maxBuffer: 64 * 1024 * 1024,
     });
-    return JSON.parse(await readFile(result, 'utf8')) as ProgramRun;
+    return { ...(JSON.parse(await readFile(result, 'utf8')) as Omit<ProgramRun, 'log'>), log: stdout };
   } finally {
     await rm(folder, { recursive: true, force: true });
   }
