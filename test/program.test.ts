@@ -5,11 +5,11 @@ import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { ENGINES } from '../infra/database';
 import { FIRST_BOOT_DONE_SCRIPT, FIRST_BOOT_STATE, firstBootDone, firstBootGuard } from '../infra/first-boot';
+import { stackConfig, stackFileKeys } from '../infra/stack-config';
 import { type Container, containers, kubernetesObjects, schemaError, workloadOf, workloads } from './support/manifests';
 import { ofType, one, type ProgramRun, runProgram } from './support/program';
 import { GENERATED_PASSWORD_PREFIX, LOAD_BALANCER_HOSTNAME, MOCK_DIGEST } from './support/program-mocks';
 import { REPO } from './support/server-process';
-import { stackConfig, stackFileKeys } from '../infra/stack-config';
 
 const RUNS = [
   { stack: 'dev', engine: 'mysql' },
