@@ -141,7 +141,7 @@ describe('every program the tests, benchmarks and scripts run is on a new machin
       spawnedByShell(
         "step() { printf x; }\nstep hi\nnode -e '\n  const a = 1;\n'\nif ! command -v ctr >/dev/null; then buildah push x | gzip; fi\ncat <<'EOF'\nRUN apt-get x\nEOF\nFOO=1 wrk -c2 # mariadbd\n",
       ),
-      ['buildah', 'gzip', 'cat', 'wrk'],
+      ['node', 'buildah', 'gzip', 'cat', 'wrk'],
     );
   });
 });
