@@ -14,7 +14,7 @@ export const STANDARD_SUPPORT_ENDS: Record<string, string> = { '1.34': '2026-12-
  * (https://aws.amazon.com/eks/pricing/, /ec2/pricing/on-demand/, /ebs/pricing/ (gp3 volumes; snapshots in
  * the standard tier), /elasticloadbalancing/pricing/, /vpc/pricing/). Usage-based charges (data transfer,
  * load balancer traffic, CloudWatch ingestion) are not included; nor are T3 surplus CPU credits, which the
- * nodes never spend: their launch template sets standard credits (infra/eks-cluster.ts), so sustained CPU
+ * nodes never spend: their launch template sets standard credits (infra/eks/node-groups.ts), so sustained CPU
  * above the baseline is throttled, not billed.
  */
 export const PRICES = {
