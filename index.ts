@@ -6,8 +6,10 @@ import type { ClusterTarget } from './infra/cluster';
 import { type EksSupportType, monthlyCost, notIncluded } from './infra/cost';
 import { DataCopy } from './infra/data-copy';
 import { DataSnapshots } from './infra/data-snapshots';
-import { DATABASE_RESOURCES, Database, type DbEngine, OFFICIAL_IMAGES, serviceNameOf } from './infra/database';
-import { EksCluster, VPC_CIDR, ZONE_COUNT } from './infra/eks-cluster';
+import { DATABASE_RESOURCES, Database, serviceNameOf } from './infra/database';
+import { type DbEngine, OFFICIAL_IMAGES } from './infra/database/engines';
+import { VPC_CIDR, ZONE_COUNT } from './infra/eks/network';
+import { EksCluster } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
 import {
@@ -19,7 +21,8 @@ import {
   oneOf,
   snapshotSource,
 } from './infra/settings';
-import { type Exposure, GRACE_PERIOD_SECONDS, WEB_RESOURCES, WebTier } from './infra/web-tier';
+import type { Exposure } from './infra/web/exposure';
+import { GRACE_PERIOD_SECONDS, WEB_RESOURCES, WebTier } from './infra/web-tier';
 
 const config = new pulumi.Config();
 const stack = pulumi.getStack();

@@ -15,7 +15,7 @@ export const STANDARD_SUPPORT_ENDS: Record<string, string> = { '1.34': '2026-12-
  * the standard tier), /elasticloadbalancing/pricing/, /vpc/pricing/). Usage-based charges (data transfer,
  * load balancer traffic, the control-plane logs' CloudWatch ingestion) are not included (`notIncluded` names
  * them); nor are T3 surplus CPU credits, which the nodes never spend: their launch template sets standard
- * credits (infra/eks-cluster.ts), so sustained CPU above the baseline is throttled, not billed.
+ * credits (infra/eks/node-groups.ts), so sustained CPU above the baseline is throttled, not billed.
  */
 export const PRICES = {
   date: '2026-11-01',

@@ -1,6 +1,7 @@
 import type * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { APP_DATABASE, APP_USER, type Database, type DbEngine, ENGINES } from './database';
+import type { Database } from './database';
+import { APP_DATABASE, APP_USER, type DbEngine, ENGINES } from './database/engines';
 import { allowIngress, fromSecret, restrictedContainer } from './labels';
 import { databaseEnv, WEB_NODE_OPTIONS, WEB_RESOURCES } from './web-tier';
 

@@ -1,7 +1,7 @@
 import * as aws from '@pulumi/aws';
 import * as command from '@pulumi/command';
 import * as pulumi from '@pulumi/pulumi';
-import type { DbEngine } from './database';
+import type { DbEngine } from './database/engines';
 import { assumableBy } from './iam';
 
 /** Where a new data disk starts from: the newest snapshot of its stack and engine, a named one, or nothing. */

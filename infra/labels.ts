@@ -63,3 +63,27 @@ export function allowIngress(
     opts,
   );
 }
+
+/** What every Kubernetes object of a tier shares: the component it belongs to, its namespace and provider. */
+export interface TierObjects {
+  /** The tier's component's name: every object's name starts with it. */
+  readonly name: string;
+  /** The tier's component: the parent of every object. */
+  readonly parent: pulumi.Resource;
+  /** Which tier, and so which labels. */
+  readonly tier: 'web' | 'database';
+  /** The namespace of the stack. */
+  readonly namespace: pulumi.Input<string>;
+  /** The cluster's Kubernetes provider. */
+  readonly provider: k8s.Provider;
+}
+
+/** An object's metadata: named `<component>-<suffix>` in the stack's namespace, with the tier's labels. */
+export function objectMetadata(objects: TierObjects, suffix: string) {
+  return { name: `${objects.name}-${suffix}`, namespace: objects.namespace, labels: tierLabels(objects.tier) };
+}
+
+/** The options of each Kubernetes object of a tier. */
+export function objectOptions(objects: TierObjects) {
+  return { parent: objects.parent, provider: objects.provider };
+}

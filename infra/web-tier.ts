@@ -1,22 +1,19 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { Database } from './database';
-import { APP_DATABASE } from './database';
-import { allowIngress, fromSecret, restrictedContainer, restrictedPod, tierLabels } from './labels';
-
-export type Exposure =
-  | {
-      readonly type: 'LoadBalancer';
-      /**
-       * On EKS, the VPC's range: the Classic ELB speaks HTTP to the nodes, so it appends each client's
-       * address to X-Forwarded-For, and the pods believe that header from this range only.
-       */
-      readonly awsVpcCidr?: string;
-    }
-  | { readonly type: 'NodePort'; readonly nodePort: number; readonly host: string };
-
-/** The in-tree AWS controller's annotation that makes the Classic ELB's listener HTTP instead of TCP. */
-const AWS_BACKEND_PROTOCOL = 'service.beta.kubernetes.io/aws-load-balancer-backend-protocol';
+import { APP_DATABASE } from './database/engines';
+import {
+  allowIngress,
+  fromSecret,
+  objectMetadata,
+  objectOptions,
+  restrictedContainer,
+  restrictedPod,
+  type TierObjects,
+  tierLabels,
+} from './labels';
+import { type Exposure, webExposure } from './web/exposure';
+import { webScaling } from './web/scaling';
 
 export interface WebTierArgs {
   /** The namespace of the stack. */
@@ -29,9 +26,11 @@ export interface WebTierArgs {
   readonly database: Database;
   /** A cloud load balancer (port 80), or a NodePort on a local cluster. */
   readonly exposure: Exposure;
-  /** The autoscaler's floor and ceiling, and its CPU target in percent of the request. */
+  /** The autoscaler's floor. */
   readonly minReplicas: number;
+  /** The autoscaler's ceiling. */
   readonly maxReplicas: number;
+  /** The average CPU use the autoscaler aims for, in percent of the request. */
   readonly cpuTargetPercent: number;
   /** What must exist first and be deleted last (the cluster's add-ons, the image load). */
   readonly dependsOn?: pulumi.Resource[];
@@ -68,14 +67,12 @@ export class WebTier extends pulumi.ComponentResource {
 
   constructor(name: string, args: WebTierArgs, opts?: pulumi.ComponentResourceOptions) {
     super('twotier:infra:WebTier', name, {}, opts);
+    const tier: TierObjects = { name, parent: this, tier: 'web', namespace: args.namespace, provider: args.provider };
     const labels = tierLabels('web');
-    const k8sOpts = { parent: this, provider: args.provider };
-    const metadata = (suffix: string) => ({ name: `${name}-${suffix}`, namespace: args.namespace, labels });
     const db = args.database;
 
-    const exposure = args.exposure;
     // Without a proxy that names the client, the write limit counts the TCP peer (locally, a node's address).
-    const awsVpcCidr = exposure.type === 'LoadBalancer' ? exposure.awsVpcCidr : undefined;
+    const awsVpcCidr = args.exposure.type === 'LoadBalancer' ? args.exposure.awsVpcCidr : undefined;
     const proxyEnv = awsVpcCidr ? [{ name: 'TRUSTED_PROXIES', value: awsVpcCidr }] : [];
 
     const httpProbe = (path: string, periodSeconds: number, failureThreshold: number) => ({
@@ -88,7 +85,7 @@ export class WebTier extends pulumi.ComponentResource {
     const deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
-        metadata: metadata('web'),
+        metadata: objectMetadata(tier, 'web'),
         spec: {
           // No replicas here: the autoscaler owns the count, and `up` must not reset it.
           selector: { matchLabels: labels },
@@ -149,66 +146,17 @@ export class WebTier extends pulumi.ComponentResource {
           },
         },
       },
-      { ...k8sOpts, dependsOn: args.dependsOn },
+      { ...objectOptions(tier), dependsOn: args.dependsOn },
     );
 
-    const service = new k8s.core.v1.Service(
-      `${name}-service`,
-      {
-        metadata: {
-          ...metadata('web'),
-          ...(awsVpcCidr ? { annotations: { [AWS_BACKEND_PROTOCOL]: 'http' } } : {}),
-        },
-        spec:
-          args.exposure.type === 'LoadBalancer'
-            ? { type: 'LoadBalancer', selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] }
-            : {
-                type: 'NodePort',
-                selector: labels,
-                ports: [{ name: 'http', port: 80, targetPort: 'http', nodePort: args.exposure.nodePort }],
-              },
-      },
-      // Deleted before the add-ons and the cluster, so the controller can still remove the load balancer.
-      { ...k8sOpts, dependsOn: [deployment, ...(args.dependsOn ?? [])] },
-    );
+    const { service, url } = webExposure(tier, { exposure: args.exposure, deployment, dependsOn: args.dependsOn });
     this.serviceName = service.metadata.name;
-
-    new k8s.autoscaling.v2.HorizontalPodAutoscaler(
-      `${name}-hpa`,
-      {
-        metadata: metadata('web'),
-        spec: {
-          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name },
-          minReplicas: args.minReplicas,
-          maxReplicas: args.maxReplicas,
-          metrics: [
-            {
-              type: 'Resource',
-              resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: args.cpuTargetPercent } },
-            },
-          ],
-        },
-      },
-      k8sOpts,
-    );
-
-    new k8s.policy.v1.PodDisruptionBudget(
-      `${name}-pdb`,
-      { metadata: metadata('web'), spec: { minAvailable: 1, selector: { matchLabels: labels } } },
-      k8sOpts,
-    );
+    this.url = url;
+    webScaling(tier, { ...args, deployment });
 
     const policy = { namespace: args.namespace, tier: 'web' } as const;
-    allowIngress(`${name}-allow-http`, { ...policy, port: WEB_PORT, from: 'anywhere' }, k8sOpts);
-    allowIngress(`${name}-allow-metrics`, { ...policy, port: METRICS_PORT, from: 'cluster' }, k8sOpts);
-
-    this.url =
-      exposure.type === 'NodePort'
-        ? pulumi.output(`http://${exposure.host}:${exposure.nodePort}`)
-        : service.status.loadBalancer.ingress.apply((ingress) => {
-            const address = ingress?.[0]?.hostname ?? ingress?.[0]?.ip;
-            return address ? `http://${address}` : 'the load balancer has no address yet';
-          });
+    allowIngress(`${name}-allow-http`, { ...policy, port: WEB_PORT, from: 'anywhere' }, objectOptions(tier));
+    allowIngress(`${name}-allow-metrics`, { ...policy, port: METRICS_PORT, from: 'cluster' }, objectOptions(tier));
 
     this.registerOutputs({ serviceName: this.serviceName, url: this.url });
   }

@@ -9,6 +9,8 @@ set -euo pipefail
 declare -A PACKAGE=(
   [wrk]=wrk                                # bench/wrk.ts: the bench's load and the lifecycle's
   [mariadbd]=mariadb-server                # test/support/mariadb-instance.ts, .ci/run
+  [mariadb-install-db]=mariadb-server
+  [mariadb]=mariadb-client                 # .ci/run: MariaDB's root over TCP
   [chromium]=chromium                      # test/browser.test.ts
   [containerd]=containerd                  # the real node (test/node/)
   [ctr]=containerd
@@ -16,10 +18,10 @@ declare -A PACKAGE=(
   [/usr/lib/cni/bridge]=containernetworking-plugins
   [iptables]=iptables
   [conntrack]=conntrack
+  [nft]=nftables                           # test/node/host.ts: the node's rules, recorded and removed
   [buildah]=buildah                        # scripts/node-images.sh, test/node/web-image.ts
   [debootstrap]=debootstrap                # scripts/node-images.sh, scripts/mysql-root.sh
   [openssl]=openssl                        # test/node/pki.ts
-  [ip]=iproute2
   [venv]=python3-venv                      # scripts/schemathesis.sh: python3 -m venv
 )
 

@@ -38,7 +38,7 @@ HOST_CA=()
 
 step() { printf 'node-images: %s\n' "$*" >&2; }
 
-packages() { bash "$here/host-packages.sh" containerd ctr runc /usr/lib/cni/bridge iptables conntrack buildah debootstrap openssl ip; }
+packages() { bash "$here/host-packages.sh" containerd ctr runc /usr/lib/cni/bridge iptables nft conntrack buildah debootstrap openssl; }
 
 # pack ROOT: the root as a tarball beside it, without the package caches.
 pack() {

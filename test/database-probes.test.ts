@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import mysql from 'mysql2/promise';
-import { ENGINES } from '../infra/database';
+import { ENGINES } from '../infra/database/engines';
 import { FerretdbInstance, mongoUnavailable } from './support/ferretdb';
 import { MariadbInstance } from './support/mariadb-instance';
 

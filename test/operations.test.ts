@@ -22,7 +22,7 @@ const DEFAULT_EKS = {
 };
 
 describe('capacity, checked before anything is created', () => {
-  test('the default eks stack fits 2 x t3.small, with the figures in the README', () => {
+  test('the default eks stack fits 2 x t3.small, with the figures in docs/design.md', () => {
     const report = checkCapacity(DEFAULT_EKS);
     assert.equal(report.fits, true, report.message);
     assert.deepEqual(report.needed, { cpuMilli: 1680, memoryMiB: 2540, pods: 19 });
