@@ -68,7 +68,7 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
       },
       { parent: this },
     );
-    const { provider, kubeconfig } = eksProvider(name, { cluster: this.cluster, accessEntries: access.entries }, this);
+    const { provider, kubeconfig } = eksProvider(name, { cluster: this.cluster, grants: access.grants }, this);
     this.provider = provider;
     this.kubeconfig = kubeconfig;
     const { ebsCsi, metricsServer } = eksAddons(

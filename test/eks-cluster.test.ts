@@ -90,6 +90,49 @@ describe('eks: access entries', () => {
     }
   });
 
+  test('destroy keeps admin access to the end: every Kubernetes object is deleted before any entry or association', async () => {
+    const run = await runProgram('eks', { clusterAdmins: [PREVIEW_ROLE, ASHA] }, [], {
+      MOCK_AWS_CALLER: ASHA,
+      ...existing(DEPLOY_ROLE),
+    });
+    assert.deepEqual(run.errors, []);
+    // Pulumi deletes a resource only after everything that depends on it, through its dependencies or its provider.
+    const byUrn = new Map(run.resources.map((resource) => [resource.urn, resource]));
+    const reaches = (from: RecordedResource): Set<string> => {
+      const seen = new Set<string>();
+      const next = [from];
+      while (next.length) {
+        const current = next.pop() as RecordedResource;
+        const edges = [
+          ...current.dependencies,
+          ...(current.provider ? [current.provider.split('::').slice(0, -1).join('::')] : []),
+        ];
+        for (const urn of edges) {
+          if (seen.has(urn)) continue;
+          seen.add(urn);
+          const found = byUrn.get(urn);
+          if (found) next.push(found);
+        }
+      }
+      return seen;
+    };
+    const grants = [
+      ...ofType(run, 'aws:eks/accessEntry:AccessEntry'),
+      ...ofType(run, 'aws:eks/accessPolicyAssociation:AccessPolicyAssociation'),
+    ];
+    assert.equal(grants.length, 4, 'two entries and their two associations');
+    const objects = run.resources.filter(
+      (r) => r.type.startsWith('kubernetes:') && r.provider.includes('::cluster-k8s::'),
+    );
+    assert.ok(objects.length >= 10);
+    for (const object of objects) {
+      const before = reaches(object);
+      for (const grant of grants) {
+        assert.ok(before.has(grant.urn), `${grant.name} could be deleted before ${object.type} ${object.name}`);
+      }
+    }
+  });
+
   test('a malformed clusterAdmins ARN fails the preview naming the key', async () => {
     const bad = await runProgram('eks', { clusterAdmins: ['two-tier-deploy'] });
     assert.equal(bad.errors.length, 1);

@@ -42,27 +42,30 @@ export interface ClusterAccessArgs {
  * `up`, and no `up` removes the entry of whoever runs it.
  */
 export class ClusterAccess extends pulumi.ComponentResource {
-  /** The entries, once it is known whose to make: what the Kubernetes provider waits for. */
-  public readonly entries: pulumi.Output<aws.eks.AccessEntry[]>;
+  /**
+   * The entries and their policy associations, once it is known whose to make: the Kubernetes provider
+   * depends on both, so destroy removes every Kubernetes object before anyone's access goes.
+   */
+  public readonly grants: pulumi.Output<pulumi.Resource[]>;
 
   constructor(name: string, args: ClusterAccessArgs, opts?: pulumi.ComponentResourceOptions) {
     super('twotier:infra:ClusterAccess', name, {}, opts);
-    this.entries = args.creator.apply((creator) =>
+    this.grants = args.creator.apply((creator) =>
       args.admins.flatMap((principalArn, index) =>
-        principalArn === creator ? [] : [this.entry(`${args.clusterResourceName}-admin-${index}`, principalArn, args)],
+        principalArn === creator ? [] : this.grant(`${args.clusterResourceName}-admin-${index}`, principalArn, args),
       ),
     );
-    this.registerOutputs({ entries: this.entries });
+    this.registerOutputs({ grants: this.grants });
   }
 
-  private entry(name: string, principalArn: string, args: ClusterAccessArgs): aws.eks.AccessEntry {
+  private grant(name: string, principalArn: string, args: ClusterAccessArgs): pulumi.Resource[] {
     const entry = new aws.eks.AccessEntry(
       name,
       { clusterName: args.clusterName, principalArn },
       // The name and parent it had when the eks component made it: moved, not deleted and recreated.
       { parent: this, dependsOn: [args.cluster], aliases: [{ parent: args.cluster }] },
     );
-    new aws.eks.AccessPolicyAssociation(
+    const association = new aws.eks.AccessPolicyAssociation(
       `${name}-admin`,
       {
         clusterName: args.clusterName,
@@ -72,6 +75,6 @@ export class ClusterAccess extends pulumi.ComponentResource {
       },
       { parent: entry, dependsOn: [entry] },
     );
-    return entry;
+    return [entry, association];
   }
 }

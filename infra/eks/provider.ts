@@ -1,4 +1,3 @@
-import type * as aws from '@pulumi/aws';
 import type * as eks from '@pulumi/eks';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
@@ -7,8 +6,8 @@ import { PROVIDER_SETTINGS } from '../cluster';
 export interface EksProviderArgs {
   /** The cluster the provider talks to. */
   readonly cluster: eks.Cluster;
-  /** The access entries that admit whoever runs `up`: the provider's first call waits for them. */
-  readonly accessEntries: pulumi.Output<aws.eks.AccessEntry[]>;
+  /** The access entries and policy associations that admit whoever runs `up` or `destroy` (`ClusterAccess.grants`). */
+  readonly grants: pulumi.Output<pulumi.Resource[]>;
 }
 
 export interface EksProvider {
@@ -25,7 +24,8 @@ export function eksProvider(name: string, args: EksProviderArgs, parent: pulumi.
   const provider = new k8s.Provider(
     `${name}-k8s`,
     { kubeconfig, ...PROVIDER_SETTINGS },
-    { parent, dependsOn: args.accessEntries },
+    // After the grants that admit its caller, so destroy removes them only once every object it deployed is gone.
+    { parent, dependsOn: args.grants },
   );
   return { provider, kubeconfig };
 }
