@@ -248,7 +248,7 @@ const FIXTURES: Array<{ what: string; stack: 'dev' | 'eks'; mutate: Mutation; ex
     what: 'no network policy for the database',
     stack: 'dev',
     mutate: (r) => {
-      for (const name of ['db-allow-web', 'data-copy-allow-web-mongodb']) r.splice(r.indexOf(find(r, name)), 1);
+      for (const name of ['db-mysql-allow-web', 'data-copy-allow-web-mongodb']) r.splice(r.indexOf(find(r, name)), 1);
     },
     expected: ['network-isolation: no NetworkPolicy selects the database pods'],
   },
@@ -256,11 +256,11 @@ const FIXTURES: Array<{ what: string; stack: 'dev' | 'eks'; mutate: Mutation; ex
     what: 'a database policy that lets anyone in, and a web policy open on every port',
     stack: 'dev',
     mutate: (r) => {
-      find(r, 'db-allow-web').props.spec.ingress = [{ ports: [{ port: 3306 }] }];
+      find(r, 'db-mysql-allow-web').props.spec.ingress = [{ ports: [{ port: 3306 }] }];
       find(r, 'web-allow-http').props.spec.ingress = [{}];
     },
     expected: [
-      "network-isolation: db-allow-web: lets in more than the web tier's pods",
+      "network-isolation: db-mysql-allow-web: lets in more than the web tier's pods",
       'network-isolation: web-allow-http: lets in traffic on every port',
     ],
   },

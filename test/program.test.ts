@@ -301,6 +301,14 @@ for (const { stack, engine } of RUNS) {
       assert.equal(init.inputs.metadata.name, `db-${engine}-init`);
     });
 
+    test('the policy that lets the web pods into the database is named after its engine, as its Services are', () => {
+      const policy = one(run, 'kubernetes:networking.k8s.io/v1:NetworkPolicy', `db-${engine}-allow-web`);
+      assert.equal(policy.inputs.metadata.name, `db-${engine}-allow-web`);
+      assert.deepEqual(policy.inputs.spec.ingress[0].ports, [
+        { protocol: 'TCP', port: engine === 'mysql' ? 3306 : 27017 },
+      ]);
+    });
+
     test('the database pod has a PriorityClass above the web tier: it is placed first on the node of its zone', () => {
       const statefulSet = one(run, 'kubernetes:apps/v1:StatefulSet');
       const priority = one(run, 'kubernetes:scheduling.k8s.io/v1:PriorityClass');
@@ -618,6 +626,8 @@ describe('pulumi program: configuration', () => {
             'kubernetes:apps/v1:StatefulSet',
             'kubernetes:core/v1:PersistentVolumeClaim',
             'kubernetes:core/v1:Service',
+            // One policy shared by both engines would change its port under the old engine's web pods.
+            'kubernetes:networking.k8s.io/v1:NetworkPolicy',
           ].includes(r.type),
         )
         .filter((r) => r.name.startsWith('db-'));
@@ -625,7 +635,7 @@ describe('pulumi program: configuration', () => {
       [mysql, mongodb],
       [mongodb, mysql],
     ] as const) {
-      assert.equal(perEngine(a).length, 4);
+      assert.equal(perEngine(a).length, 5);
       for (const resource of perEngine(a)) {
         assert.ok(
           !perEngine(b).some((other) => other.urn === resource.urn),

@@ -41,8 +41,10 @@ export function databaseServices(tier: TierObjects, args: DatabaseServicesArgs):
     },
     objectOptions(tier),
   );
+  // Named after the engine like the Services: an engine switch creates the new port's policy beside the old one's
+  // (which goes with the old engine's tier), never changing one policy's port under the old web pods.
   const allowWeb = allowIngress(
-    `${tier.name}-allow-web`,
+    `${tier.name}-${args.engine}-allow-web`,
     { namespace: tier.namespace, tier: 'database', port: args.port, from: 'web' },
     objectOptions(tier),
   );
