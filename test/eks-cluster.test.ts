@@ -133,6 +133,40 @@ describe('eks: access entries', () => {
     }
   });
 
+  describe('an SSO role: STS and IAM give it with its path, clusterAdmins may not', () => {
+    const SSO_NAME = 'AWSReservedSSO_AdministratorAccess_0123456789abcdef';
+    const SSO_WITH_PATH = `arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/ap-south-1/${SSO_NAME}`;
+    const SSO_WITHOUT_PATH = `arn:aws:iam::123456789012:role/${SSO_NAME}`;
+    const SSO_SESSION = { MOCK_AWS_CALLER: `arn:aws:sts::123456789012:assumed-role/${SSO_NAME}/asha@example.com` };
+
+    test('the first up from a laptop by the SSO role: it is the creator, listed without its path, so no entry is made', async () => {
+      const run = await runProgram('eks', { clusterAdmins: [SSO_WITHOUT_PATH, PREVIEW_ROLE] }, [], SSO_SESSION);
+      assert.deepEqual(run.errors, []);
+      assert.equal(one(run, 'eks:index:Cluster').inputs.clusterTags?.[CREATED_BY], SSO_WITH_PATH);
+      assert.deepEqual(entries(run), [PREVIEW_ROLE], 'an entry for the creator is a 409 at `up`');
+    });
+
+    test('later ups, whoever runs them: the tag with the path and the list without it (or the other way) are one principal', async () => {
+      const [tagWithPath, tagWithoutPath] = await Promise.all([
+        runProgram('eks', { clusterAdmins: [PREVIEW_ROLE, SSO_WITHOUT_PATH] }, [], existing(SSO_WITH_PATH)),
+        runProgram('eks', { clusterAdmins: [PREVIEW_ROLE, SSO_WITH_PATH] }, [], existing(SSO_WITHOUT_PATH)),
+      ]);
+      assert.deepEqual(entries(tagWithPath), [PREVIEW_ROLE]);
+      assert.deepEqual(entries(tagWithoutPath), [PREVIEW_ROLE]);
+    });
+
+    test('one role listed twice, with and without its path or in another case: one entry', async () => {
+      const run = await runProgram(
+        'eks',
+        { clusterAdmins: [SSO_WITH_PATH, SSO_WITHOUT_PATH, SSO_WITHOUT_PATH.toLowerCase(), ASHA] },
+        [],
+        existing(DEPLOY_ROLE),
+      );
+      assert.deepEqual(run.errors, []);
+      assert.deepEqual(entries(run), [SSO_WITH_PATH, ASHA].sort());
+    });
+  });
+
   test('a malformed clusterAdmins ARN fails the preview naming the key', async () => {
     const bad = await runProgram('eks', { clusterAdmins: ['two-tier-deploy'] });
     assert.equal(bad.errors.length, 1);

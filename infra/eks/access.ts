@@ -22,6 +22,17 @@ export function clusterCreator(clusterName: string, opts: pulumi.InvokeOptions):
   });
 }
 
+/**
+ * An IAM role or user as EKS matches principals: its account, kind and name. The path is not part of it
+ * (IAM names are unique in an account whatever their path, and regardless of case), and STS answers a
+ * role session with its path (SSO roles live under aws-reserved/sso.amazonaws.com/...) while a
+ * `clusterAdmins` entry may leave it out.
+ */
+export function principalOf(arn: string): string {
+  const match = /^(arn:[^:]+:iam::\d{12}:(?:role|user))\/(?:[^/]*\/)*([^/]+)$/.exec(arn);
+  return match ? `${match[1]}/${(match[2] as string).toLowerCase()}` : arn;
+}
+
 export interface ClusterAccessArgs {
   /** The cluster the entries admit to. */
   readonly cluster: eks.Cluster;
@@ -50,11 +61,16 @@ export class ClusterAccess extends pulumi.ComponentResource {
 
   constructor(name: string, args: ClusterAccessArgs, opts?: pulumi.ComponentResourceOptions) {
     super('twotier:infra:ClusterAccess', name, {}, opts);
-    this.grants = args.creator.apply((creator) =>
-      args.admins.flatMap((principalArn, index) =>
-        principalArn === creator ? [] : this.grant(`${args.clusterResourceName}-admin-${index}`, principalArn, args),
-      ),
-    );
+    this.grants = args.creator.apply((creator) => {
+      // EKS refuses a second entry for a principal however its ARN is written: one for each, none for the creator.
+      const granted = new Set(creator ? [principalOf(creator)] : []);
+      return args.admins.flatMap((principalArn, index) => {
+        const principal = principalOf(principalArn);
+        if (granted.has(principal)) return [];
+        granted.add(principal);
+        return this.grant(`${args.clusterResourceName}-admin-${index}`, principalArn, args);
+      });
+    });
     this.registerOutputs({ grants: this.grants });
   }
 

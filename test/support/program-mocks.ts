@@ -51,6 +51,10 @@ export function mockNewResource(args: pulumi.runtime.MockResourceArgs): pulumi.r
 export const DEPLOY_ROLE = 'arn:aws:iam::123456789012:role/two-tier-deploy';
 const caller = () => process.env.MOCK_AWS_CALLER ?? 'arn:aws:sts::123456789012:assumed-role/two-tier-deploy/ci-run-1';
 
+/** IAM Identity Center's roles live under this path (its home region's); the account's own roles under /. */
+const rolePath = (name: string) =>
+  name.startsWith('AWSReservedSSO_') ? '/aws-reserved/sso.amazonaws.com/ap-south-1/' : '/';
+
 /** The EKS clusters that exist, by name, with their tags: MOCK_EKS_CLUSTERS (JSON); none by default. */
 const clusters = (): Record<string, Record<string, string>> => JSON.parse(process.env.MOCK_EKS_CLUSTERS ?? '{}');
 
@@ -140,10 +144,14 @@ export function mockCall(args: pulumi.runtime.MockCallArgs): pulumi.runtime.Mock
     case 'aws:index/getCallerIdentity:getCallerIdentity':
       return { accountId: '123456789012', arn: caller(), userId: 'AROAEXAMPLE:ci-run-1' };
     case 'aws:iam/getSessionContext:getSessionContext': {
-      // An assumed-role session resolves to its role; any other ARN passes through.
+      // An assumed-role session resolves to its role's ARN as iam:GetRole gives it, path included; any other passes.
       const role = /^arn:aws:sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/.exec(args.inputs.arn);
       return role
-        ? { arn: args.inputs.arn, issuerArn: `arn:aws:iam::${role[1]}:role/${role[2]}`, sessionName: role[3] }
+        ? {
+            arn: args.inputs.arn,
+            issuerArn: `arn:aws:iam::${role[1]}:role${rolePath(role[2] as string)}${role[2]}`,
+            sessionName: role[3],
+          }
         : { arn: args.inputs.arn, issuerArn: args.inputs.arn };
     }
     case 'aws:eks/getClusters:getClusters':
