@@ -18,6 +18,7 @@ import {
   databasePassword,
   iamPrincipals,
   imageReference,
+  ofFamily,
   oneOf,
   snapshotSource,
 } from './infra/settings';
@@ -59,10 +60,14 @@ const settings = {
   nodePort: between('nodePort', config.requireNumber('nodePort'), 30_000, 32_767),
 };
 
-const eks =
+const instanceType = config.require('instanceType');
+const eksSettings =
   target === 'eks'
     ? {
-        instanceType: config.require('instanceType'),
+        instanceType,
+        dataInstanceType: config.get('dataInstanceType')
+          ? ofFamily('dataInstanceType', config.require('dataInstanceType'), instanceType)
+          : undefined,
         nodeCount: between('nodeCount', config.requireNumber('nodeCount'), 1, 100),
         nodeVolumeSizeGi: between('nodeVolumeSizeGi', config.requireNumber('nodeVolumeSizeGi'), 20, 16_384),
         admins: iamPrincipals('clusterAdmins', config.requireObject<unknown>('clusterAdmins')),
@@ -76,18 +81,19 @@ const eks =
       }
     : undefined;
 
-// Before anything is created: will every pod find a node? A preview that cannot be scheduled fails here.
-if (eks) {
-  awsProfileInEnvironment(new pulumi.Config('aws').get('profile'), process.env.AWS_PROFILE);
-  const report = checkCapacity({
-    instanceType: eks.instanceType,
-    nodeCount: eks.nodeCount,
+if (eksSettings) awsProfileInEnvironment(new pulumi.Config('aws').get('profile'), process.env.AWS_PROFILE);
+// Before anything is created: will every pod find a node, during an engine switch too? A preview that cannot
+// be scheduled fails here; the check also sizes the data node when dataInstanceType is left empty.
+const capacity =
+  eksSettings &&
+  checkCapacity({
+    ...eksSettings,
     webMaxReplicas: maxReplicas,
     web: parseRequests(WEB_RESOURCES.requests),
     database: parseRequests(DATABASE_RESOURCES.requests),
   });
-  if (!report.fits) throw new pulumi.RunError(report.message);
-}
+if (capacity && !capacity.fits) throw new pulumi.RunError(capacity.message);
+const eks = eksSettings && capacity && { ...eksSettings, dataInstanceType: capacity.dataInstanceType };
 
 const cluster: ClusterTarget & { kubeconfig?: pulumi.Output<string> } = eks
   ? new EksCluster('cluster', {

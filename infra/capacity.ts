@@ -42,6 +42,11 @@ export function allocatable(type: InstanceType): Requests & { pods: number } {
 
 export interface CapacityInput {
   instanceType: string;
+  /**
+   * The data node's type; undefined picks the smallest of instanceType's family, from instanceType up, that
+   * holds both engines' database pods beside the add-on pods there.
+   */
+  dataInstanceType?: string;
   /** Nodes in all; the first is the data node group's one node, in the zone of the database's volume. */
   nodeCount: number;
   /** The web tier at its autoscaler's maximum; one more pod is added for the rolling update's surge. */
@@ -56,57 +61,105 @@ export interface CapacityReport {
   message: string;
   needed: Requests & { pods: number };
   offered: Requests & { pods: number };
+  /** The data node's type: as given, or the one picked. */
+  dataInstanceType: string;
 }
 
 const mib = (value: number) => (value >= 1024 ? `${(value / 1024).toFixed(2)} GiB` : `${Math.round(value)} MiB`);
 
+const DATABASE = 'database';
+/** During an engine switch: the old engine's pod, which the new engine's web pods copy from, runs beside the new one. */
+const SWITCH_DATABASE = 'database of the other engine';
+
 /**
  * Whether the workload can be scheduled, placed in the order the cluster places it: the add-ons first
  * (they run before the workload, at a priority nothing here preempts), then the database on the one
- * node in its volume's zone (its PriorityClass puts it ahead of any web pod there), then the web pods.
+ * node in its volume's zone (its PriorityClass puts it ahead of any web pod there), then, as during an
+ * engine switch, the other engine's database on that node too (every engine's disk is in that zone, and
+ * the two share one PriorityClass, so neither preempts the other), then the web pods.
  */
 export function checkCapacity(input: CapacityInput): CapacityReport {
-  const { unplaced, needed, offered, podsPerNode, dataNodeLeft } = schedule(input);
-  if (unplaced.length === 0) return { fits: true, message: '', needed, offered };
+  const sized = { ...input, dataInstanceType: input.dataInstanceType ?? smallestDataType(input) };
+  const { unplaced, needed, offered, podsPerNode, dataNodeLeft } = schedule(sized);
+  const report = { needed, offered, dataInstanceType: sized.dataInstanceType };
+  if (unplaced.length === 0) return { fits: true, message: '', ...report };
 
-  if (unplaced.some((pod) => pod.name === 'database')) {
+  const dataNode = `the data node group's one ${sized.dataInstanceType}`;
+  const left = `that node has ${dataNodeLeft.cpuMilli}m and ${mib(dataNodeLeft.memoryMiB)} left beside the daemon sets and the add-on pods there`;
+  if (unplaced.some((pod) => pod.name === DATABASE)) {
     const message =
-      `the database does not fit the node in its volume's zone (the data node group's one ${input.instanceType}): ` +
-      `it requests ${input.database.cpuMilli}m CPU and ${mib(input.database.memoryMiB)}; ` +
-      `that node has ${dataNodeLeft.cpuMilli}m and ${mib(dataNodeLeft.memoryMiB)} left beside the daemon sets and the add-on pods there. ` +
-      `Change one of: ${suggestions(input, false).join('; ')}.`;
-    return { fits: false, message, needed, offered };
+      `the database does not fit the node in its volume's zone (${dataNode}): ` +
+      `it requests ${input.database.cpuMilli}m CPU and ${mib(input.database.memoryMiB)}; ${left}. ` +
+      `Change one of: ${suggestions(sized, false).join('; ')}.`;
+    return { fits: false, message, ...report };
+  }
+  if (unplaced.some((pod) => pod.name === SWITCH_DATABASE)) {
+    const message =
+      `an engine switch cannot be scheduled: both engines' database pods run on the node in their disks' zone ` +
+      `(${dataNode}) until the web pods have copied the data, and they request ` +
+      `2 x ${input.database.cpuMilli}m CPU and 2 x ${mib(input.database.memoryMiB)}; ${left}. ` +
+      `Change one of: ${suggestions(sized, false).join('; ')}.`;
+    return { fits: false, message, ...report };
   }
 
   const short = [
     needed.cpuMilli > offered.cpuMilli ? `CPU by ${needed.cpuMilli - offered.cpuMilli}m` : '',
     needed.memoryMiB > offered.memoryMiB ? `memory by ${mib(needed.memoryMiB - offered.memoryMiB)}` : '',
     needed.pods > offered.pods
-      ? `pods by ${needed.pods - offered.pods} (the VPC CNI allows ${podsPerNode} a node)`
+      ? `pods by ${needed.pods - offered.pods} (the VPC CNI allows ${podsPerNode} a node${
+          sized.dataInstanceType === input.instanceType
+            ? ''
+            : `, ${instanceType(sized.dataInstanceType).maxPods} on the data node`
+        })`
       : '',
   ].filter(Boolean);
   const unplacedNames = [...new Set(unplaced.map((pod) => pod.name))]
     .map((name) => `${unplaced.filter((pod) => pod.name === name).length} ${name}`)
     .join(', ');
+  const nodes =
+    sized.dataInstanceType === input.instanceType
+      ? `${input.nodeCount} x ${input.instanceType}`
+      : `1 x ${sized.dataInstanceType} (the data node)${input.nodeCount > 1 ? ` + ${input.nodeCount - 1} x ${input.instanceType}` : ''}`;
   const message =
-    `the workload does not fit ${input.nodeCount} x ${input.instanceType}: ${unplacedNames} pod(s) cannot be scheduled. ` +
-    `It requests ${needed.cpuMilli}m CPU, ${mib(needed.memoryMiB)} and ${needed.pods} pods (the web tier at ${input.webMaxReplicas} replicas plus one rolling-update pod, the database and the EKS system pods); ` +
+    `the workload does not fit ${nodes}: ${unplacedNames} pod(s) cannot be scheduled. ` +
+    `It requests ${needed.cpuMilli}m CPU, ${mib(needed.memoryMiB)} and ${needed.pods} pods (the web tier at ${input.webMaxReplicas} replicas plus one rolling-update pod, both engines' databases as during an engine switch, and the EKS system pods); ` +
     `the nodes offer ${offered.cpuMilli}m, ${mib(offered.memoryMiB)} and ${offered.pods} pods` +
     (short.length ? `: short of ${short.join(', ')}` : ' but not on any one node') +
-    `. Change one of: ${suggestions(input, true).join('; ')}.`;
-  return { fits: false, message, needed, offered };
+    `. Change one of: ${suggestions(sized, true).join('; ')}.`;
+  return { fits: false, message, ...report };
+}
+
+/** The family's types from `instanceType` up, cheapest first. */
+function familyFrom(instanceTypeName: string): string[] {
+  const family = instanceTypeName.split('.')[0];
+  const from = instanceType(instanceTypeName);
+  return Object.entries(INSTANCE_TYPES)
+    .filter(([name, type]) => name.startsWith(`${family}.`) && type.hourlyUsd >= from.hourlyUsd)
+    .sort(([, a], [, b]) => a.hourlyUsd - b.hourlyUsd)
+    .map(([name]) => name);
+}
+
+/** The smallest data node that holds both engines' database pods; instanceType when none does (the check says so). */
+function smallestDataType(input: CapacityInput): string {
+  const holdsBoth = (dataInstanceType: string) =>
+    !schedule({ ...input, dataInstanceType }).unplaced.some((pod) => [DATABASE, SWITCH_DATABASE].includes(pod.name));
+  return familyFrom(input.instanceType).find(holdsBoth) ?? input.instanceType;
 }
 
 type Node = Requests & { pods: number };
 
-function schedule(input: CapacityInput) {
+function schedule(input: CapacityInput & { dataInstanceType: string }) {
   const perNode = allocatable(instanceType(input.instanceType));
+  const perDataNode = allocatable(instanceType(input.dataInstanceType));
   const daemon = total(EKS_DAEMONSETS);
-  const nodes: Node[] = Array.from({ length: input.nodeCount }, () => ({
-    cpuMilli: perNode.cpuMilli - daemon.cpuMilli,
-    memoryMiB: perNode.memoryMiB - daemon.memoryMiB,
-    pods: perNode.pods - daemon.pods,
-  }));
+  const nodes: Node[] = Array.from({ length: input.nodeCount }, (_, index) => {
+    const node = index === 0 ? perDataNode : perNode;
+    return {
+      cpuMilli: node.cpuMilli - daemon.cpuMilli,
+      memoryMiB: node.memoryMiB - daemon.memoryMiB,
+      pods: node.pods - daemon.pods,
+    };
+  });
   const unplaced: PodGroup[] = [];
   const place = (pod: PodGroup, candidates: Node[]) => {
     const node = candidates.find((n) => n.cpuMilli >= pod.cpuMilli && n.memoryMiB >= pod.memoryMiB && n.pods >= 1);
@@ -124,12 +177,12 @@ function schedule(input: CapacityInput) {
   }
   const dataNode = nodes[0] as Node;
   const dataNodeLeft = { ...dataNode };
-  const database: PodGroup = { name: 'database', count: 1, ...input.database };
-  place(database, [dataNode]);
+  const databases: PodGroup[] = [DATABASE, SWITCH_DATABASE].map((name) => ({ name, count: 1, ...input.database }));
+  for (const database of databases) place(database, [dataNode]);
   const web: PodGroup = { name: 'web', count: input.webMaxReplicas + 1, ...input.web };
   for (let replica = 0; replica < web.count; replica++) place(web, nodes);
 
-  const workload = total([...EKS_CLUSTER_PODS, web, database]);
+  const workload = total([...EKS_CLUSTER_PODS, web, ...databases]);
   return {
     unplaced,
     dataNodeLeft,
@@ -140,9 +193,9 @@ function schedule(input: CapacityInput) {
       pods: workload.pods + daemon.pods * input.nodeCount,
     },
     offered: {
-      cpuMilli: perNode.cpuMilli * input.nodeCount,
-      memoryMiB: perNode.memoryMiB * input.nodeCount,
-      pods: perNode.pods * input.nodeCount,
+      cpuMilli: perDataNode.cpuMilli + perNode.cpuMilli * (input.nodeCount - 1),
+      memoryMiB: perDataNode.memoryMiB + perNode.memoryMiB * (input.nodeCount - 1),
+      pods: perDataNode.pods + perNode.pods * (input.nodeCount - 1),
     },
   };
 }
@@ -159,11 +212,15 @@ function total(groups: PodGroup[]): Requests & { pods: number } {
 }
 
 /**
- * The smallest changes that make the workload fit, one setting at a time; for the database's node, only
- * a larger type helps (web pods give way to it, and more nodes add none in its zone).
+ * The smallest changes that make the workload fit, one setting at a time; for the databases' node, only
+ * a larger data node helps (web pods give way to them, and more nodes add none in their zone).
  */
-function suggestions(input: CapacityInput, wholeWorkload: boolean): string[] {
+function suggestions(input: CapacityInput & { dataInstanceType: string }, wholeWorkload: boolean): string[] {
   const fits = (change: Partial<CapacityInput>) => schedule({ ...input, ...change }).unplaced.length === 0;
+  const larger = (key: 'instanceType' | 'dataInstanceType') =>
+    familyFrom(input[key])
+      .slice(1)
+      .find((name) => fits({ [key]: name }));
   const found: string[] = [];
   for (let replicas = input.webMaxReplicas - 1; wholeWorkload && replicas >= 1; replicas--) {
     if (fits({ webMaxReplicas: replicas })) {
@@ -171,13 +228,9 @@ function suggestions(input: CapacityInput, wholeWorkload: boolean): string[] {
       break;
     }
   }
-  const family = input.instanceType.split('.')[0];
-  const current = instanceType(input.instanceType);
-  const larger = Object.entries(INSTANCE_TYPES)
-    .filter(([name, type]) => name.startsWith(`${family}.`) && type.hourlyUsd > current.hourlyUsd)
-    .sort(([, a], [, b]) => a.hourlyUsd - b.hourlyUsd)
-    .find(([name]) => fits({ instanceType: name }));
-  if (larger) found.push(`instanceType ${larger[0]}`);
+  const key = wholeWorkload ? 'instanceType' : 'dataInstanceType';
+  const type = larger(key);
+  if (type) found.push(`${key} ${type}`);
   for (let nodeCount = input.nodeCount + 1; wholeWorkload && nodeCount <= input.nodeCount + 20; nodeCount++) {
     if (fits({ nodeCount })) {
       found.push(`nodeCount ${nodeCount}`);

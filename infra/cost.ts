@@ -32,6 +32,8 @@ export const PRICES = {
 export interface CostInput {
   supportType: EksSupportType;
   instanceType: string;
+  /** The data node group's one node's type; the other nodeCount - 1 are instanceType. */
+  dataInstanceType: string;
   nodeCount: number;
   nodeVolumeSizeGi: number;
   dbVolumeSizeGi: number;
@@ -63,7 +65,10 @@ export function monthlyCost(input: CostInput): CostBreakdown {
   const hours = PRICES.hoursPerMonth;
   const parts = {
     controlPlane: PRICES.eksControlPlaneHourly[input.supportType] * hours,
-    nodes: instanceType(input.instanceType).hourlyUsd * hours * input.nodeCount,
+    nodes:
+      (instanceType(input.dataInstanceType).hourlyUsd +
+        instanceType(input.instanceType).hourlyUsd * (input.nodeCount - 1)) *
+      hours,
     nodeVolumes: PRICES.gp3GibMonth * input.nodeVolumeSizeGi * input.nodeCount,
     // Nodes in public subnets have a public IPv4 address each, billed since 2024.
     nodePublicIps: PRICES.publicIpv4Hourly * hours * input.nodeCount,

@@ -21,6 +21,8 @@ export interface EksClusterArgs {
   readonly supportType: EksSupportType;
   /** The node instance type, e.g. "t3.small". */
   readonly instanceType: string;
+  /** The data node's type, of the same family: it holds both engines' database pods during an engine switch. */
+  readonly dataInstanceType: string;
   /** Nodes in all: one in the database volume's zone, the rest across both zones. */
   readonly nodeCount: number;
   /** Each node's encrypted root volume, GiB. */

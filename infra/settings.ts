@@ -89,3 +89,12 @@ export function awsProfileInEnvironment(profile: string | undefined, environment
       `so run with: export AWS_PROFILE=${profile}`,
   );
 }
+
+/** An instance type of another's family (t3, m5): the node groups share one launch template and its CPU credit setting. */
+export function ofFamily(key: string, value: string, of: string): string {
+  const family = of.split('.')[0];
+  if (value.startsWith(`${family}.`)) return value;
+  throw new pulumi.RunError(
+    `config two-tier:${key} must be of instanceType's family (${family}.*); it is "${value}" (leave it empty to have it picked)`,
+  );
+}

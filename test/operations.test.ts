@@ -22,42 +22,80 @@ const DEFAULT_EKS = {
 };
 
 describe('capacity, checked before anything is created', () => {
-  test('the default eks stack fits 2 x t3.small, with the figures in docs/design.md', () => {
+  test('the default eks stack fits a t3.medium data node and a t3.small, during an engine switch too, with the figures in docs/design.md', () => {
     const report = checkCapacity(DEFAULT_EKS);
     assert.equal(report.fits, true, report.message);
-    assert.deepEqual(report.needed, { cpuMilli: 1680, memoryMiB: 2540, pods: 19 });
-    assert.deepEqual(report.offered, { cpuMilli: 3860, memoryMiB: 2856, pods: 22 });
+    assert.equal(report.dataInstanceType, 't3.medium', 'the smallest t3 that holds both engines beside the add-ons');
+    assert.deepEqual(report.needed, { cpuMilli: 1930, memoryMiB: 3052, pods: 20 });
+    assert.deepEqual(report.offered, { cpuMilli: 3860, memoryMiB: 4695, pods: 28 });
   });
 
-  test('an HPA maximum of 20 on 2 x t3.small fails the preview with one message: what, by how much, what to change', async () => {
+  test("an engine switch needs both engines' database pods on the data node: a t3.small cannot hold them, and the preview says so", async () => {
+    // A t3.small data node: 798 MiB left after the daemon sets and one replica of each add-on; two databases need 1024.
+    const small = checkCapacity({ ...DEFAULT_EKS, dataInstanceType: 't3.small' });
+    assert.equal(small.fits, false, 'an engine switch that leaves the new database Pending was accepted');
+    assert.equal(
+      small.message,
+      "an engine switch cannot be scheduled: both engines' database pods run on the node in their disks' zone (the data node group's one t3.small) until the web pods have copied the data, and they request 2 x 250m CPU and 2 x 512 MiB; that node has 1515m and 798 MiB left beside the daemon sets and the add-on pods there. Change one of: dataInstanceType t3.medium; smaller requests in infra/database.ts.",
+    );
+    const [picked, refused, otherFamily] = await Promise.all([
+      runProgram('eks'),
+      runProgram('eks', { dataInstanceType: 't3.small' }),
+      runProgram('eks', { dataInstanceType: 'm5.large' }),
+    ]);
+    assert.deepEqual(picked.errors, []);
+    assert.deepEqual(one(picked, 'eks:index:ManagedNodeGroup', 'cluster-data-nodes').inputs.instanceTypes, [
+      't3.medium',
+    ]);
+    assert.deepEqual(one(picked, 'eks:index:ManagedNodeGroup', 'cluster-nodes').inputs.instanceTypes, ['t3.small']);
+    assert.deepEqual(refused.errors, [small.message]);
+    assert.equal(refused.resources.length, 0, 'resources were registered although a switch cannot be scheduled');
+    assert.deepEqual(otherFamily.errors, [
+      'config two-tier:dataInstanceType must be of instanceType\'s family (t3.*); it is "m5.large" (leave it empty to have it picked)',
+    ]);
+  });
+
+  test('an HPA maximum of 20 on the default nodes fails the preview with one message: what, by how much, what to change', async () => {
     const run = await runProgram('eks', { webMaxReplicas: 20 });
     assert.equal(run.errors.length, 1);
     const [message] = run.errors as [string];
-    assert.match(message, /^the workload does not fit 2 x t3\.small: 14 web pod\(s\) cannot be scheduled\./);
-    assert.match(message, /short of memory by 1\.57 GiB, pods by 12 \(the VPC CNI allows 11 a node\)/);
     assert.match(
       message,
-      /Change one of: webMaxReplicas 6 or fewer; instanceType t3\.medium; nodeCount 4; smaller requests/,
+      /^the workload does not fit 1 x t3\.medium \(the data node\) \+ 1 x t3\.small: 7 web pod\(s\) cannot be scheduled\./,
+    );
+    assert.match(
+      message,
+      /short of memory by 277 MiB, pods by 7 \(the VPC CNI allows 11 a node, 17 on the data node\)/,
+    );
+    assert.match(
+      message,
+      /Change one of: webMaxReplicas 13 or fewer; instanceType t3\.large; nodeCount 3; smaller requests/,
     );
     assert.equal(message.split('\n').length, 1);
     assert.equal(run.resources.length, 0, 'resources were registered although the workload does not fit');
   });
 
   test('one more replica than fits is refused; a larger instance type or one more node fixes it', () => {
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 6 }).fits, true);
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 7 }).fits, false);
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 7, instanceType: 't3.medium' }).fits, true);
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 7, nodeCount: 3 }).fits, true);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 13 }).fits, true);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 14 }).fits, false);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 14, instanceType: 't3.medium' }).fits, true);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 14, nodeCount: 3 }).fits, true);
   });
 
   test("the database must fit the node in its volume's zone beside the system pods there, not just the cluster", () => {
-    // 2 x t3.small: 1308 MiB a node after the daemon sets; one replica of each add-on on each node (510 MiB).
-    const report = checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 1, database: { cpuMilli: 250, memoryMiB: 900 } });
+    // 3 x t3.small: 1308 MiB a node after the daemon sets; one replica of each add-on on each of the first two (510 MiB).
+    const report = checkCapacity({
+      ...DEFAULT_EKS,
+      dataInstanceType: 't3.small',
+      nodeCount: 3,
+      webMaxReplicas: 1,
+      database: { cpuMilli: 250, memoryMiB: 900 },
+    });
     assert.equal(report.fits, false, 'a database larger than its node was accepted');
     assert.ok(report.needed.memoryMiB < report.offered.memoryMiB, 'the test needs a cluster with room in total');
     assert.match(
       report.message,
-      /^the database does not fit the node in its volume's zone \(the data node group's one t3\.small\): it requests 250m CPU and 900 MiB; that node has 1515m and 798 MiB left beside the daemon sets and the add-on pods there\. Change one of: instanceType t3\.medium; smaller requests in infra\/database\.ts\.$/,
+      /^the database does not fit the node in its volume's zone \(the data node group's one t3\.small\): it requests 250m CPU and 900 MiB; that node has 1515m and 798 MiB left beside the daemon sets and the add-on pods there\. Change one of: dataInstanceType t3\.medium; smaller requests in infra\/database\.ts\.$/,
     );
   });
 
@@ -74,6 +112,7 @@ describe('capacity, checked before anything is created', () => {
 /** The default eks stack's settings, as index.ts hands them to the estimate. */
 const DEFAULT_COST: CostInput = {
   instanceType: 't3.small',
+  dataInstanceType: 't3.medium',
   nodeCount: 2,
   nodeVolumeSizeGi: 20,
   dbVolumeSizeGi: 1,
@@ -86,7 +125,7 @@ const DEFAULT_COST: CostInput = {
 describe('cost', () => {
   test('the eks stack exports its monthly estimate; the local stack exports 0', async () => {
     const [eks, dev] = await Promise.all([runProgram('eks'), runProgram('dev')]);
-    assert.equal(eks.outputs.estimatedMonthlyCostUsd?.value, 145.4);
+    assert.equal(eks.outputs.estimatedMonthlyCostUsd?.value, 161.75);
     assert.equal(dev.outputs.estimatedMonthlyCostUsd?.value, 0);
   });
 
@@ -126,7 +165,8 @@ describe('cost', () => {
     assert.equal(PRICES.date, '2026-11-01');
     assert.deepEqual(monthlyCost(DEFAULT_COST), {
       controlPlane: 73,
-      nodes: 32.7,
+      // The t3.medium data node and a t3.small.
+      nodes: 49.06,
       nodeVolumes: 3.65,
       nodePublicIps: 7.3,
       databaseVolume: 0.09,
@@ -135,7 +175,7 @@ describe('cost', () => {
       loadBalancer: 20.66,
       // One public IPv4 address for each zone the load balancer is enabled in: both subnets' zones.
       loadBalancerPublicIps: 7.3,
-      total: 145.4,
+      total: 161.75,
     });
   });
 
@@ -143,7 +183,7 @@ describe('cost', () => {
     const extended = await runProgram('eks', { eksSupportType: 'EXTENDED' });
     assert.deepEqual(extended.errors, []);
     assert.deepEqual(one(extended, 'eks:index:Cluster').inputs.upgradePolicy, { supportType: 'EXTENDED' });
-    assert.equal(extended.outputs.estimatedMonthlyCostUsd?.value, 145.4 + 0.5 * 730);
+    assert.equal(extended.outputs.estimatedMonthlyCostUsd?.value, 161.75 + 0.5 * 730);
   });
 
   test('the kept snapshots of the disk are priced at the dated snapshot price: a full copy of the disk each, at most', async () => {
@@ -176,7 +216,8 @@ describe('cost', () => {
   test("doubling the nodes moves the estimate by the nodes' price and nothing else", () => {
     const two = monthlyCost(DEFAULT_COST);
     const four = monthlyCost({ ...DEFAULT_COST, nodeCount: 4 });
-    const nodesPrice = two.nodes + two.nodeVolumes + two.nodePublicIps;
+    // Two more t3.small nodes: the instances, their root volumes and their public addresses.
+    const nodesPrice = 2 * (INSTANCE_TYPES['t3.small']?.hourlyUsd ?? 0) * 730 + two.nodeVolumes + two.nodePublicIps;
     assert.ok(
       Math.abs(four.total - two.total - nodesPrice) <= 0.01,
       `moved by ${four.total - two.total}, not ${nodesPrice}`,

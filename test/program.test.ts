@@ -399,13 +399,16 @@ for (const { stack, engine } of RUNS) {
     });
 
     if (stack === 'eks') {
-      test('eks: one EKS cluster, 2 x t3.small on standard CPU credits, a pinned version, API auth and OIDC', () => {
+      test('eks: one EKS cluster, a t3.medium data node and a t3.small on standard CPU credits, a pinned version, API auth and OIDC', () => {
         const cluster = one(run, 'eks:index:Cluster');
         assert.equal(cluster.inputs.skipDefaultNodeGroup, true, 'the self-managed default group has gp2 root volumes');
         const groups = ofType(run, 'eks:index:ManagedNodeGroup');
         const template = one(run, 'aws:ec2/launchTemplate:LaunchTemplate');
         for (const nodes of groups) {
-          assert.deepEqual(nodes.inputs.instanceTypes, ['t3.small']);
+          // The data node holds both engines' database pods during an engine switch.
+          assert.deepEqual(nodes.inputs.instanceTypes, [
+            nodes.name === 'cluster-data-nodes' ? 't3.medium' : 't3.small',
+          ]);
           assert.deepEqual(nodes.inputs.launchTemplate, { id: `${template.name}-id`, version: '1' });
         }
         assert.equal(

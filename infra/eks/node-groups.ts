@@ -13,6 +13,8 @@ export interface NodeGroupsArgs {
   readonly clusterName: string;
   /** The node instance type, e.g. "t3.small". */
   readonly instanceType: string;
+  /** The data node's type, of the same family (so one launch template's CPU credit setting fits both). */
+  readonly dataInstanceType: string;
   /** Nodes in all: one in the database volume's zone, the rest across all subnets. */
   readonly nodeCount: number;
   /** Each node's encrypted root volume, GiB. */
@@ -56,29 +58,31 @@ export function nodeGroups(name: string, args: NodeGroupsArgs, parent: pulumi.Re
     },
     { parent },
   );
-  const nodeGroup = (suffix: string, subnetIds: pulumi.Input<string>[], size: number) =>
+  const nodeGroup = (suffix: string, subnetIds: pulumi.Input<string>[], size: number, instanceType: string) =>
     new eks.ManagedNodeGroup(
       `${name}-${suffix}`,
       {
         cluster: args.cluster,
         nodeRole,
         amiType: 'AL2023_x86_64_STANDARD',
-        instanceTypes: [args.instanceType],
+        instanceTypes: [instanceType],
         subnetIds,
         scalingConfig: { desiredSize: size, minSize: size, maxSize: size },
         launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
       },
       { parent, dependsOn: nodePolicies },
     );
-  // The database's disk lives in the first zone: one node always there, replaced there; the rest anywhere.
+  // Every engine's disk lives in the first zone: one node always there, replaced there, sized for an engine
+  // switch (both engines' database pods); the rest anywhere.
   return [
-    nodeGroup('data-nodes', [(args.subnets[0] as aws.ec2.Subnet).id], 1),
+    nodeGroup('data-nodes', [(args.subnets[0] as aws.ec2.Subnet).id], 1, args.dataInstanceType),
     ...(args.nodeCount > 1
       ? [
           nodeGroup(
             'nodes',
             args.subnets.map((subnet) => subnet.id),
             args.nodeCount - 1,
+            args.instanceType,
           ),
         ]
       : []),
