@@ -237,6 +237,8 @@ describe('eks: the state serves a destroy run on another machine (pulumi destroy
     }
     const runner = await runProgram('eks');
     assert.deepEqual(tokenArgs(run), tokenArgs(runner), 'a laptop and the runner store different provider inputs');
+    // @pulumi/eks fills its own provider's kubeconfig from AWS_PROFILE or aws:profile unless these options are given.
+    assert.deepEqual(one(run, 'eks:index:Cluster').inputs.providerCredentialOpts, {});
   });
 
   test('aws:profile without AWS_PROFILE naming it fails the preview, before anything is created', async () => {

@@ -51,6 +51,8 @@ export function controlPlane(name: string, args: ControlPlaneArgs, parent: pulum
       clusterTags: args.creator.apply((arn): Record<string, string> => (arn ? { [CREATED_BY_TAG]: arn } : {})),
       createOidcProvider: true,
       enabledClusterLogTypes: args.controlPlaneLogs ? ['api', 'audit', 'authenticator'] : [],
+      // Given, so @pulumi/eks does not take AWS_PROFILE or aws:profile into its own provider's kubeconfig (state).
+      providerCredentialOpts: {},
     },
     // Destroy removes the nodes and everything on them while they still reach the internet and the API endpoint.
     { parent, dependsOn: [...args.network.resources, ...(logGroup ? [logGroup] : [])] },
