@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { CloudWatchLogsClient, paginateDescribeLogGroups } from '@aws-sdk/client-cloudwatch-logs';
 import {
   EC2Client,
@@ -209,7 +210,7 @@ async function main(stack: string | undefined): Promise<number> {
     console.error('usage: npm run leftovers -- <stack>');
     return 2;
   }
-  const { region, ...footprint } = footprintOf(`${__dirname}/..`, stack);
+  const { region, ...footprint } = footprintOf(join(__dirname, '..'), stack);
   const clients = {
     ec2: new EC2Client({ region }),
     elb: new ElasticLoadBalancingClient({ region }),
