@@ -8,11 +8,19 @@ import { DataCopy } from './infra/data-copy';
 import { DataSnapshots } from './infra/data-snapshots';
 import { DATABASE_RESOURCES, Database, serviceNameOf } from './infra/database';
 import { type DbEngine, OFFICIAL_IMAGES } from './infra/database/engines';
-import { VPC_CIDR, ZONE_COUNT } from './infra/eks/network';
+import { LOAD_BALANCER_SUBNETS, ZONE_COUNT } from './infra/eks/network';
 import { EksCluster } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
-import { between, databasePassword, iamPrincipals, imageReference, oneOf, snapshotSource } from './infra/settings';
+import {
+  between,
+  databasePassword,
+  domainSettings,
+  iamPrincipals,
+  imageReference,
+  oneOf,
+  snapshotSource,
+} from './infra/settings';
 import type { Exposure } from './infra/web/exposure';
 import { GRACE_PERIOD_SECONDS, WEB_RESOURCES, WebTier } from './infra/web-tier';
 
@@ -63,8 +71,10 @@ const eks =
         ]),
         snapshotSource: snapshotSource('dbSnapshot', config.require('dbSnapshot')),
         snapshotsKept: between('dbSnapshotsKept', config.requireNumber('dbSnapshotsKept'), 1, 1000),
+        domain: domainSettings(config.require('domain'), config.require('hostedZoneId')),
       }
     : undefined;
+if (!eks && config.get('domain')) throw new pulumi.RunError('config two-tier:domain applies to target eks only');
 
 // Before anything is created: will every pod find a node? A preview that cannot be scheduled fails here.
 if (eks) {
@@ -76,12 +86,19 @@ if (eks) {
     database: parseRequests(DATABASE_RESOURCES.requests),
   });
   if (!report.fits) throw new pulumi.RunError(report.message);
+  pulumi.log.info(report.summary);
+  // A stack made before the ALB had a Classic ELB's hostname: this `up` deletes that ELB and changes the URL.
+  pulumi.log.info(
+    `the web tier is behind an ALB of the AWS Load Balancer Controller; a stack that had the Classic ELB gets a new URL: ${eks.domain ? `https://${eks.domain.name}` : "the ALB's hostname over HTTP"}`,
+  );
 }
 
 const cluster: ClusterTarget & { kubeconfig?: pulumi.Output<string> } = eks
   ? new EksCluster('cluster', {
       ...eks,
       clusterName: `two-tier-${stack}`,
+      stack,
+      region: new pulumi.Config('aws').require('region'),
       kubernetesVersion: config.require('kubernetesVersion'),
       controlPlaneLogs: config.requireBoolean('controlPlaneLogs'),
       awsProfile: new pulumi.Config('aws').get('profile'),
@@ -104,6 +121,8 @@ const namespace = new k8s.core.v1.Namespace(
       labels: {
         'pod-security.kubernetes.io/enforce': 'restricted',
         'pod-security.kubernetes.io/warn': 'restricted',
+        // The controller holds a new web pod unready until the ALB finds it healthy, so a roll drops nothing.
+        ...(eks ? { 'elbv2.k8s.aws/pod-readiness-gate-inject': 'enabled' } : {}),
       },
     },
   },
@@ -160,7 +179,7 @@ const dataCopy = new DataCopy('data-copy', {
 });
 
 const exposure: Exposure = eks
-  ? { type: 'LoadBalancer', awsVpcCidr: VPC_CIDR }
+  ? { type: 'Alb', trustedProxies: LOAD_BALANCER_SUBNETS, domain: eks.domain }
   : config.requireBoolean('localLoadBalancer')
     ? { type: 'LoadBalancer' }
     : { type: 'NodePort', nodePort: settings.nodePort, host: config.require('nodePortHost') };
@@ -185,5 +204,5 @@ export const image = webImage.ref;
 export const dbEngine = engine;
 /** What the eks stack costs a month while it runs, with its disk's kept snapshots (USD, ap-south-1 list prices); a local cluster costs nothing here. */
 export const estimatedMonthlyCostUsd = eks
-  ? monthlyCost({ ...eks, dbVolumeSizeGi: settings.dbVolumeSizeGi, zones: ZONE_COUNT }).total
+  ? monthlyCost({ ...eks, dbVolumeSizeGi: settings.dbVolumeSizeGi, zones: ZONE_COUNT, domain: !!eks.domain }).total
   : 0;

@@ -1,3 +1,5 @@
+import { CONTROLLER_REPLICAS, CONTROLLER_RESOURCES } from './eks/load-balancer-controller';
+import { POD_IDENTITY_AGENT } from './eks/pod-identity';
 import { INSTANCE_TYPES, type InstanceType, instanceType } from './instance-types';
 
 /** CPU in millicores, memory in MiB. */
@@ -9,22 +11,32 @@ export interface Requests {
 interface PodGroup extends Requests {
   name: string;
   count: number;
+  /** Prefers the nodes other than the database's (a node affinity), trying that one last. */
+  offDataNode?: boolean;
 }
 
 /**
  * What EKS runs besides the workload, with the requests of the add-on versions current in 2026
- * (`kubectl describe nodes` shows them): per node, aws-node, kube-proxy and ebs-csi-node; once per
- * cluster, two coredns, two ebs-csi-controller and two metrics-server replicas.
+ * (`kubectl describe nodes` shows them): per node, aws-node, kube-proxy, ebs-csi-node and the Pod Identity
+ * agent (host network, but a pod slot; its chart sets no requests); once per cluster, two coredns, two
+ * ebs-csi-controller and two metrics-server replicas, and the AWS Load Balancer Controller as its chart is given.
  */
 const EKS_DAEMONSETS: PodGroup[] = [
   { name: 'aws-node', count: 1, cpuMilli: 25, memoryMiB: 0 },
   { name: 'kube-proxy', count: 1, cpuMilli: 100, memoryMiB: 0 },
   { name: 'ebs-csi-node', count: 1, cpuMilli: 30, memoryMiB: 120 },
+  { name: POD_IDENTITY_AGENT.name, count: POD_IDENTITY_AGENT.podsPerNode, cpuMilli: 0, memoryMiB: 0 },
 ];
 const EKS_CLUSTER_PODS: PodGroup[] = [
   { name: 'coredns', count: 2, cpuMilli: 100, memoryMiB: 70 },
   { name: 'ebs-csi-controller', count: 2, cpuMilli: 60, memoryMiB: 240 },
   { name: 'metrics-server', count: 2, cpuMilli: 100, memoryMiB: 200 },
+  {
+    name: 'aws-load-balancer-controller',
+    count: CONTROLLER_REPLICAS,
+    ...parseRequests(CONTROLLER_RESOURCES.requests),
+    offDataNode: true,
+  },
 ];
 
 /**
@@ -52,6 +64,8 @@ export interface CapacityInput {
 
 export interface CapacityReport {
   fits: boolean;
+  /** One line for the preview: what is counted against what the nodes offer. */
+  summary: string;
   /** One message: what does not fit, by how much, and what to change. Empty when it fits. */
   message: string;
   needed: Requests & { pods: number };
@@ -67,7 +81,14 @@ const mib = (value: number) => (value >= 1024 ? `${(value / 1024).toFixed(2)} Gi
  */
 export function checkCapacity(input: CapacityInput): CapacityReport {
   const { unplaced, needed, offered, podsPerNode, dataNodeLeft } = schedule(input);
-  if (unplaced.length === 0) return { fits: true, message: '', needed, offered };
+  const systemPods = [...EKS_DAEMONSETS.map((pod) => ({ ...pod, count: pod.count * input.nodeCount })), ...EKS_CLUSTER_PODS]
+    .map((pod) => `${pod.count} ${pod.name}`)
+    .join(', ');
+  const summary =
+    `capacity of ${input.nodeCount} x ${input.instanceType} (${podsPerNode} pods a node, the VPC CNI's limit): ` +
+    `${needed.pods} of ${offered.pods} pods, ${needed.cpuMilli}m of ${offered.cpuMilli}m CPU, ${mib(needed.memoryMiB)} of ${mib(offered.memoryMiB)} requested, ` +
+    `counting the web tier at ${input.webMaxReplicas} replicas plus one rolling-update pod, the database, and ${systemPods}`;
+  if (unplaced.length === 0) return { fits: true, summary, message: '', needed, offered };
 
   if (unplaced.some((pod) => pod.name === 'database')) {
     const message =
@@ -75,7 +96,7 @@ export function checkCapacity(input: CapacityInput): CapacityReport {
       `it requests ${input.database.cpuMilli}m CPU and ${mib(input.database.memoryMiB)}; ` +
       `that node has ${dataNodeLeft.cpuMilli}m and ${mib(dataNodeLeft.memoryMiB)} left beside the daemon sets and the add-on pods there. ` +
       `Change one of: ${suggestions(input, false).join('; ')}.`;
-    return { fits: false, message, needed, offered };
+    return { fits: false, summary, message, needed, offered };
   }
 
   const short = [
@@ -94,7 +115,7 @@ export function checkCapacity(input: CapacityInput): CapacityReport {
     `the nodes offer ${offered.cpuMilli}m, ${mib(offered.memoryMiB)} and ${offered.pods} pods` +
     (short.length ? `: short of ${short.join(', ')}` : ' but not on any one node') +
     `. Change one of: ${suggestions(input, true).join('; ')}.`;
-  return { fits: false, message, needed, offered };
+  return { fits: false, summary, message, needed, offered };
 }
 
 type Node = Requests & { pods: number };
@@ -118,7 +139,7 @@ function schedule(input: CapacityInput) {
   // Each add-on's replicas prefer different nodes (anti-affinity): replica i tries node i first.
   for (const group of EKS_CLUSTER_PODS) {
     for (let replica = 0; replica < group.count; replica++) {
-      const first = replica % nodes.length;
+      const first = (replica + (group.offDataNode ? 1 : 0)) % nodes.length;
       place(group, [...nodes.slice(first), ...nodes.slice(0, first)]);
     }
   }
