@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,38 +17,62 @@ import { stackConfig } from './support/stack-config';
 const DEFAULT_EKS = {
   instanceType: 't3.small',
   nodeCount: 2,
-  webMaxReplicas: 5,
+  webMaxReplicas: 4,
   web: parseRequests(WEB_RESOURCES.requests),
   database: parseRequests(DATABASE_RESOURCES.requests),
 };
 
 describe('capacity, checked before anything is created', () => {
-  test('the default eks stack fits 2 x t3.small, with the figures in docs/design.md', () => {
+  test('the default eks stack fits 2 x t3.small with the load balancer controller and the Pod Identity agent counted', () => {
     const report = checkCapacity(DEFAULT_EKS);
     assert.equal(report.fits, true, report.message);
-    assert.deepEqual(report.needed, { cpuMilli: 1680, memoryMiB: 2540, pods: 19 });
+    assert.deepEqual(report.needed, { cpuMilli: 1680, memoryMiB: 2612, pods: 21 });
     assert.deepEqual(report.offered, { cpuMilli: 3860, memoryMiB: 2856, pods: 22 });
+    assert.match(
+      report.summary,
+      /^capacity of 2 x t3\.small \(11 pods a node, the VPC CNI's limit\): 21 of 22 pods, 1680m of 3860m CPU/,
+    );
+    assert.match(report.summary, /2 eks-pod-identity-agent, .*1 aws-load-balancer-controller$/);
+    // The controller's pod in the data node's place would leave room for one web pod fewer.
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 5 }).fits, false);
+  });
+
+  test("the preview says what the capacity check counted, the controller's and the agent's pods among it", async () => {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'test/support/program-child.ts')], {
+      env: {
+        ...process.env,
+        PROGRAM_STACK: 'eks',
+        PROGRAM_RESULT: join(tmpdir(), `two-tier-capacity-${process.pid}.json`),
+      },
+      encoding: 'utf8',
+    });
+    const said = `${child.stdout}${child.stderr}`;
+    assert.match(
+      said,
+      /capacity of 2 x t3\.small .*21 of 22 pods.*eks-pod-identity-agent.*aws-load-balancer-controller/,
+    );
+    assert.match(said, /a stack that had the Classic ELB gets a new URL/);
   });
 
   test('an HPA maximum of 20 on 2 x t3.small fails the preview with one message: what, by how much, what to change', async () => {
     const run = await runProgram('eks', { webMaxReplicas: 20 });
     assert.equal(run.errors.length, 1);
     const [message] = run.errors as [string];
-    assert.match(message, /^the workload does not fit 2 x t3\.small: 14 web pod\(s\) cannot be scheduled\./);
-    assert.match(message, /short of memory by 1\.57 GiB, pods by 12 \(the VPC CNI allows 11 a node\)/);
+    assert.match(message, /^the workload does not fit 2 x t3\.small: 16 web pod\(s\) cannot be scheduled\./);
+    assert.match(message, /short of memory by 1\.76 GiB, pods by 15 \(the VPC CNI allows 11 a node\)/);
     assert.match(
       message,
-      /Change one of: webMaxReplicas 6 or fewer; instanceType t3\.medium; nodeCount 4; smaller requests/,
+      /Change one of: webMaxReplicas 4 or fewer; instanceType t3\.large; nodeCount 5; smaller requests/,
     );
     assert.equal(message.split('\n').length, 1);
     assert.equal(run.resources.length, 0, 'resources were registered although the workload does not fit');
   });
 
   test('one more replica than fits is refused; a larger instance type or one more node fixes it', () => {
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 6 }).fits, true);
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 7 }).fits, false);
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 7, instanceType: 't3.medium' }).fits, true);
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 7, nodeCount: 3 }).fits, true);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 4 }).fits, true);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 5 }).fits, false);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 5, instanceType: 't3.medium' }).fits, true);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 5, nodeCount: 3 }).fits, true);
   });
 
   test("the database must fit the node in its volume's zone beside the system pods there, not just the cluster", () => {
@@ -74,7 +99,7 @@ describe('capacity, checked before anything is created', () => {
 describe('cost', () => {
   test('the eks stack exports its monthly estimate; the local stack exports 0', async () => {
     const [eks, dev] = await Promise.all([runProgram('eks'), runProgram('dev')]);
-    assert.equal(eks.outputs.estimatedMonthlyCostUsd?.value, 145.05);
+    assert.equal(eks.outputs.estimatedMonthlyCostUsd?.value, 146.66);
     assert.equal(dev.outputs.estimatedMonthlyCostUsd?.value, 0);
   });
 
@@ -89,6 +114,7 @@ describe('cost', () => {
         snapshotsKept: 7,
         supportType: 'STANDARD',
         zones: 2,
+        domain: false,
       }),
       {
         controlPlane: 73,
@@ -97,19 +123,29 @@ describe('cost', () => {
         nodePublicIps: 7.3,
         databaseVolume: 0.09,
         databaseSnapshots: 0.35,
-        loadBalancer: 20.66,
+        // The ALB's hour and one LCU all month: estimates from the us-east-1 example prices, said so in infra/cost.ts.
+        loadBalancer: 16.43,
+        loadBalancerCapacityUnits: 5.84,
         // One public IPv4 address for each zone the load balancer is enabled in: both subnets' zones.
         loadBalancerPublicIps: 7.3,
-        total: 145.05,
+        hostedZone: 0,
+        total: 146.66,
       },
     );
+  });
+
+  test("the ALB's lines replace the Classic ELB's; a domain adds its hosted zone's fee", async () => {
+    assert.equal('classicLoadBalancerHourly' in PRICES, false);
+    const withDomain = await runProgram('eks', { domain: 'board.example.com' });
+    assert.deepEqual(withDomain.errors, []);
+    assert.equal(withDomain.outputs.estimatedMonthlyCostUsd?.value, 146.66 + PRICES.hostedZoneMonthlyEstimate);
   });
 
   test("the control plane is priced by the stack's own eksSupportType, the setting the cluster is given", async () => {
     const extended = await runProgram('eks', { eksSupportType: 'EXTENDED' });
     assert.deepEqual(extended.errors, []);
     assert.deepEqual(one(extended, 'eks:index:Cluster').inputs.upgradePolicy, { supportType: 'EXTENDED' });
-    assert.equal(extended.outputs.estimatedMonthlyCostUsd?.value, 145.05 + 0.5 * 730);
+    assert.equal(extended.outputs.estimatedMonthlyCostUsd?.value, 146.66 + 365);
   });
 
   test('the kept snapshots of the disk are priced at the dated snapshot price: a full copy of the disk each, at most', async () => {
@@ -148,6 +184,7 @@ describe('cost', () => {
       snapshotsKept: 7,
       supportType: 'STANDARD',
       zones: 2,
+      domain: false,
     });
     const four = monthlyCost({
       instanceType: 't3.small',
@@ -157,6 +194,7 @@ describe('cost', () => {
       snapshotsKept: 7,
       supportType: 'STANDARD',
       zones: 2,
+      domain: false,
     });
     const nodesPrice = two.nodes + two.nodeVolumes + two.nodePublicIps;
     assert.ok(
@@ -179,9 +217,9 @@ describe('destroy leaves nothing billable: the dependency order under mocks', ()
 
   const urn = (r: ProgramRun, type: string, name: string) => one(r, type, name).urn;
 
-  test('the load balancer Service goes before the add-ons and the cluster, through the cluster provider', () => {
+  test('the web Service and Ingress go before the controller, the add-ons and the cluster, through the cluster provider', () => {
     const service = one(run, 'kubernetes:core/v1:Service', 'web-service');
-    assert.equal(service.inputs.spec.type, 'LoadBalancer');
+    assert.equal(service.inputs.spec.type, 'ClusterIP');
     const provider = one(run, 'pulumi:providers:kubernetes', 'cluster-k8s');
     assert.ok(service.provider.startsWith(provider.urn), 'the Service is not deployed through the cluster provider');
     assert.ok(
@@ -192,8 +230,14 @@ describe('destroy leaves nothing billable: the dependency order under mocks', ()
       ['aws:eks/addon:Addon', 'cluster-ebs-csi'],
       ['aws:eks/addon:Addon', 'cluster-metrics-server'],
       ['kubernetes:storage.k8s.io/v1:StorageClass', 'cluster-gp3'],
+      ['aws:eks/addon:Addon', 'cluster-pod-identity-agent'],
+      ['kubernetes:helm.sh/v3:Release', 'cluster-load-balancer-controller'],
     ] as const) {
       assert.ok(service.dependencies.includes(urn(run, type, name)), `the Service does not depend on ${name}`);
+      assert.ok(
+        one(run, 'kubernetes:networking.k8s.io/v1:Ingress', 'web-ingress').dependencies.includes(urn(run, type, name)),
+        `the Ingress does not depend on ${name}`,
+      );
     }
   });
 
