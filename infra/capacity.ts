@@ -81,7 +81,10 @@ const mib = (value: number) => (value >= 1024 ? `${(value / 1024).toFixed(2)} Gi
  */
 export function checkCapacity(input: CapacityInput): CapacityReport {
   const { unplaced, needed, offered, podsPerNode, dataNodeLeft } = schedule(input);
-  const systemPods = [...EKS_DAEMONSETS.map((pod) => ({ ...pod, count: pod.count * input.nodeCount })), ...EKS_CLUSTER_PODS]
+  const systemPods = [
+    ...EKS_DAEMONSETS.map((pod) => ({ ...pod, count: pod.count * input.nodeCount })),
+    ...EKS_CLUSTER_PODS,
+  ]
     .map((pod) => `${pod.count} ${pod.name}`)
     .join(', ');
   const summary =

@@ -211,6 +211,7 @@ describe('the GitHub workflows', () => {
       'the drift check changes nothing',
     );
     const role = steps.find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials'));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression, as the YAML holds it.
     assert.equal(role?.with?.['role-to-assume'], '${{ secrets.AWS_PREVIEW_ROLE_ARN }}');
   });
 });

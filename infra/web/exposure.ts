@@ -51,7 +51,8 @@ export function webExposure(tier: TierObjects, args: WebExposureArgs): WebExposu
     // Deleted before the add-ons and the cluster, so a controller can still remove its load balancer.
     { ...objectOptions(tier), dependsOn: [args.deployment, ...(args.dependsOn ?? [])] },
   );
-  if (exposure.type === 'NodePort') return { service, url: pulumi.output(`http://${exposure.host}:${exposure.nodePort}`) };
+  if (exposure.type === 'NodePort')
+    return { service, url: pulumi.output(`http://${exposure.host}:${exposure.nodePort}`) };
   if (exposure.type === 'LoadBalancer') {
     return { service, url: service.status.loadBalancer.ingress.apply(urlOf) };
   }
