@@ -8,7 +8,7 @@ import { DataCopy } from './infra/data-copy';
 import { DataSnapshots } from './infra/data-snapshots';
 import { DATABASE_RESOURCES, Database, serviceNameOf } from './infra/database';
 import { type DbEngine, OFFICIAL_IMAGES } from './infra/database/engines';
-import { VPC_CIDR, ZONE_COUNT } from './infra/eks/network';
+import { LOAD_BALANCER_SUBNETS, ZONE_COUNT } from './infra/eks/network';
 import { EksCluster } from './infra/eks-cluster';
 import { WebImage } from './infra/image';
 import { LocalCluster, type LocalClusterKind } from './infra/local-cluster';
@@ -16,6 +16,7 @@ import {
   awsProfileInEnvironment,
   between,
   databasePassword,
+  domainSettings,
   iamPrincipals,
   imageReference,
   ofFamily,
@@ -78,8 +79,10 @@ const eksSettings =
         snapshotSource: snapshotSource('dbSnapshot', config.require('dbSnapshot')),
         snapshotsKept: between('dbSnapshotsKept', config.requireNumber('dbSnapshotsKept'), 1, 1000),
         controlPlaneLogs: config.requireBoolean('controlPlaneLogs'),
+        domain: domainSettings(config.require('domain'), config.require('hostedZoneId')),
       }
     : undefined;
+if (!eksSettings && config.get('domain')) throw new pulumi.RunError('config two-tier:domain applies to target eks only');
 
 if (eksSettings) awsProfileInEnvironment(new pulumi.Config('aws').get('profile'), process.env.AWS_PROFILE);
 // Before anything is created: will every pod find a node, during an engine switch too? A preview that cannot
@@ -93,12 +96,21 @@ const capacity =
     database: parseRequests(DATABASE_RESOURCES.requests),
   });
 if (capacity && !capacity.fits) throw new pulumi.RunError(capacity.message);
+if (capacity) pulumi.log.info(capacity.summary);
 const eks = eksSettings && capacity && { ...eksSettings, dataInstanceType: capacity.dataInstanceType };
+// A stack made before the ALB had a Classic ELB's hostname: this `up` deletes that ELB and changes the URL.
+if (eks) {
+  pulumi.log.info(
+    `the web tier is behind an ALB of the AWS Load Balancer Controller; a stack that had the Classic ELB gets a new URL: ${eks.domain ? `https://${eks.domain.name}` : "the ALB's hostname over HTTP"}`,
+  );
+}
 
 const cluster: ClusterTarget & { kubeconfig?: pulumi.Output<string> } = eks
   ? new EksCluster('cluster', {
       ...eks,
       clusterName: `two-tier-${stack}`,
+      stack,
+      region: new pulumi.Config('aws').require('region'),
       kubernetesVersion: config.require('kubernetesVersion'),
       snapshots: new DataSnapshots('data-snapshots', {
         stack,
@@ -119,6 +131,8 @@ const namespace = new k8s.core.v1.Namespace(
       labels: {
         'pod-security.kubernetes.io/enforce': 'restricted',
         'pod-security.kubernetes.io/warn': 'restricted',
+        // The controller holds a new web pod unready until the ALB finds it healthy, so a roll drops nothing.
+        ...(eks ? { 'elbv2.k8s.aws/pod-readiness-gate-inject': 'enabled' } : {}),
       },
     },
   },
@@ -175,7 +189,7 @@ const dataCopy = new DataCopy('data-copy', {
 });
 
 const exposure: Exposure = eks
-  ? { type: 'LoadBalancer', awsVpcCidr: VPC_CIDR }
+  ? { type: 'Alb', trustedProxies: LOAD_BALANCER_SUBNETS, domain: eks.domain }
   : config.requireBoolean('localLoadBalancer')
     ? { type: 'LoadBalancer' }
     : { type: 'NodePort', nodePort: settings.nodePort, host: config.require('nodePortHost') };
@@ -200,6 +214,12 @@ export const image = webImage.ref;
 export const dbEngine = engine;
 /** What the eks stack costs a month while it runs, with its disk's kept snapshots (USD, ap-south-1 list prices); a local cluster costs nothing here. */
 export const estimatedMonthlyCostUsd = eks
-  ? monthlyCost({ ...eks, dbVolumeSizeGi: settings.dbVolumeSizeGi, zones: ZONE_COUNT, engines: ENGINES.length }).total
+  ? monthlyCost({
+      ...eks,
+      dbVolumeSizeGi: settings.dbVolumeSizeGi,
+      zones: ZONE_COUNT,
+      engines: ENGINES.length,
+      domain: !!eks.domain,
+    }).total
   : 0;
 if (eks) pulumi.log.info(notIncluded(eks.controlPlaneLogs));

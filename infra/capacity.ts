@@ -1,3 +1,5 @@
+import { CONTROLLER_REPLICAS, CONTROLLER_RESOURCES } from './eks/load-balancer-controller';
+import { POD_IDENTITY_AGENT } from './eks/pod-identity';
 import { INSTANCE_TYPES, type InstanceType, instanceType } from './instance-types';
 
 /** CPU in millicores, memory in MiB. */
@@ -9,22 +11,32 @@ export interface Requests {
 interface PodGroup extends Requests {
   name: string;
   count: number;
+  /** Prefers the nodes other than the database's (a node affinity), trying that one last. */
+  offDataNode?: boolean;
 }
 
 /**
  * What EKS runs besides the workload, with the requests of the add-on versions current in 2026
- * (`kubectl describe nodes` shows them): per node, aws-node, kube-proxy and ebs-csi-node; once per
- * cluster, two coredns, two ebs-csi-controller and two metrics-server replicas.
+ * (`kubectl describe nodes` shows them): per node, aws-node, kube-proxy, ebs-csi-node and the Pod Identity
+ * agent (host network, but a pod slot; its chart sets no requests); once per cluster, two coredns, two
+ * ebs-csi-controller and two metrics-server replicas, and the AWS Load Balancer Controller as its chart is given.
  */
 const EKS_DAEMONSETS: PodGroup[] = [
   { name: 'aws-node', count: 1, cpuMilli: 25, memoryMiB: 0 },
   { name: 'kube-proxy', count: 1, cpuMilli: 100, memoryMiB: 0 },
   { name: 'ebs-csi-node', count: 1, cpuMilli: 30, memoryMiB: 120 },
+  { name: POD_IDENTITY_AGENT.name, count: POD_IDENTITY_AGENT.podsPerNode, cpuMilli: 0, memoryMiB: 0 },
 ];
 const EKS_CLUSTER_PODS: PodGroup[] = [
   { name: 'coredns', count: 2, cpuMilli: 100, memoryMiB: 70 },
   { name: 'ebs-csi-controller', count: 2, cpuMilli: 60, memoryMiB: 240 },
   { name: 'metrics-server', count: 2, cpuMilli: 100, memoryMiB: 200 },
+  {
+    name: 'aws-load-balancer-controller',
+    count: CONTROLLER_REPLICAS,
+    ...parseRequests(CONTROLLER_RESOURCES.requests),
+    offDataNode: true,
+  },
 ];
 
 /**
@@ -57,6 +69,8 @@ export interface CapacityInput {
 
 export interface CapacityReport {
   fits: boolean;
+  /** One line for the preview: what is counted against what the nodes offer. */
+  summary: string;
   /** One message: what does not fit, by how much, and what to change. Empty when it fits. */
   message: string;
   needed: Requests & { pods: number };
@@ -81,7 +95,21 @@ const SWITCH_DATABASE = 'database of the other engine';
 export function checkCapacity(input: CapacityInput): CapacityReport {
   const sized = { ...input, dataInstanceType: input.dataInstanceType ?? smallestDataType(input) };
   const { unplaced, needed, offered, podsPerNode, dataNodeLeft } = schedule(sized);
-  const report = { needed, offered, dataInstanceType: sized.dataInstanceType };
+  const nodes =
+    sized.dataInstanceType === input.instanceType
+      ? `${input.nodeCount} x ${input.instanceType}`
+      : `1 x ${sized.dataInstanceType} (the data node)${input.nodeCount > 1 ? ` + ${input.nodeCount - 1} x ${input.instanceType}` : ''}`;
+  const systemPods = [
+    ...EKS_DAEMONSETS.map((pod) => ({ ...pod, count: pod.count * input.nodeCount })),
+    ...EKS_CLUSTER_PODS,
+  ]
+    .map((pod) => `${pod.count} ${pod.name}`)
+    .join(', ');
+  const summary =
+    `capacity of ${nodes} (the VPC CNI allows ${podsPerNode} pods a ${input.instanceType}): ` +
+    `${needed.pods} of ${offered.pods} pods, ${needed.cpuMilli}m of ${offered.cpuMilli}m CPU, ${mib(needed.memoryMiB)} of ${mib(offered.memoryMiB)} requested, ` +
+    `counting the web tier at ${input.webMaxReplicas} replicas plus one rolling-update pod, both engines' databases as during an engine switch, and ${systemPods}`;
+  const report = { needed, offered, summary, dataInstanceType: sized.dataInstanceType };
   if (unplaced.length === 0) return { fits: true, message: '', ...report };
 
   const dataNode = `the data node group's one ${sized.dataInstanceType}`;
@@ -116,10 +144,6 @@ export function checkCapacity(input: CapacityInput): CapacityReport {
   const unplacedNames = [...new Set(unplaced.map((pod) => pod.name))]
     .map((name) => `${unplaced.filter((pod) => pod.name === name).length} ${name}`)
     .join(', ');
-  const nodes =
-    sized.dataInstanceType === input.instanceType
-      ? `${input.nodeCount} x ${input.instanceType}`
-      : `1 x ${sized.dataInstanceType} (the data node)${input.nodeCount > 1 ? ` + ${input.nodeCount - 1} x ${input.instanceType}` : ''}`;
   const message =
     `the workload does not fit ${nodes}: ${unplacedNames} pod(s) cannot be scheduled. ` +
     `It requests ${needed.cpuMilli}m CPU, ${mib(needed.memoryMiB)} and ${needed.pods} pods (the web tier at ${input.webMaxReplicas} replicas plus one rolling-update pod, both engines' databases as during an engine switch, and the EKS system pods); ` +
@@ -171,7 +195,7 @@ function schedule(input: CapacityInput & { dataInstanceType: string }) {
   // Each add-on's replicas prefer different nodes (anti-affinity): replica i tries node i first.
   for (const group of EKS_CLUSTER_PODS) {
     for (let replica = 0; replica < group.count; replica++) {
-      const first = replica % nodes.length;
+      const first = (replica + (group.offDataNode ? 1 : 0)) % nodes.length;
       place(group, [...nodes.slice(first), ...nodes.slice(0, first)]);
     }
   }

@@ -12,10 +12,15 @@ export const STANDARD_SUPPORT_ENDS: Record<string, string> = { '1.34': '2026-12-
 /**
  * Monthly prices in ap-south-1 (Mumbai), USD, from the AWS public price list as of 2026-11-01
  * (https://aws.amazon.com/eks/pricing/, /ec2/pricing/on-demand/, /ebs/pricing/ (gp3 volumes; snapshots in
- * the standard tier), /elasticloadbalancing/pricing/, /vpc/pricing/). Usage-based charges (data transfer,
- * load balancer traffic, the control-plane logs' CloudWatch ingestion) are not included (`notIncluded` names
- * them); nor are T3 surplus CPU credits, which the nodes never spend: their launch template sets standard
- * credits (infra/eks/node-groups.ts), so sustained CPU above the baseline is throttled, not billed.
+ * the standard tier), /vpc/pricing/). Usage-based charges (data transfer, the control-plane logs' CloudWatch
+ * ingestion) are not included (`notIncluded` names them), except the ALB's LCUs (estimated below); nor are
+ * T3 surplus CPU credits, which the nodes never spend: their launch template sets standard credits
+ * (infra/eks/node-groups.ts), so sustained CPU above the baseline is throttled, not billed.
+ *
+ * Estimates, not confirmed for ap-south-1: the ALB hour and LCU hour are the us-east-1 example of
+ * aws.amazon.com/elasticloadbalancing/pricing/ ($0.0225 and $0.008), the hosted zone's fee is Route 53's
+ * (not regional; aws.amazon.com/route53/pricing/, read from third-party copies). `aws pricing get-products
+ * --service-code AWSELB` with regionCode ap-south-1 gives the confirmed ALB figures.
  */
 export const PRICES = {
   date: '2026-11-01',
@@ -23,11 +28,20 @@ export const PRICES = {
   eksControlPlaneHourly: { STANDARD: 0.1, EXTENDED: 0.6 },
   gp3GibMonth: 0.0912,
   ebsSnapshotGibMonth: 0.05,
-  classicLoadBalancerHourly: 0.0283,
+  applicationLoadBalancerHourlyEstimate: 0.0225,
+  lcuHourlyEstimate: 0.008,
+  hostedZoneMonthlyEstimate: 0.5,
   publicIpv4Hourly: 0.005,
   /** Per GB of logs ingested (standard class); us-east-1's list price (ap-south-1's was not read from a source here). */
   cloudWatchLogsIngestionGb: 0.5,
 } as const;
+
+/**
+ * The dev load in LCUs, an upper bound: one LCU is 25 new connections a second, 3,000 active a minute,
+ * 1 GB an hour to the pods or 1,000 rule evaluations a second, billed on the largest; a message board under
+ * test uses a fraction of one.
+ */
+export const DEV_LOAD_LCU = 1;
 
 export interface CostInput {
   supportType: EksSupportType;
@@ -39,6 +53,8 @@ export interface CostInput {
   dbVolumeSizeGi: number;
   /** The zones the load balancer is enabled in: it holds a public IPv4 address in each. */
   zones: number;
+  /** Whether the program makes records in a Route 53 hosted zone (a domain is configured). */
+  domain: boolean;
   /** Snapshots of the database disk kept per stack and engine. */
   snapshotsKept: number;
   /** Engines whose snapshots are kept: after an engine switch both keep `snapshotsKept`. */
@@ -54,7 +70,11 @@ export interface CostBreakdown {
   /** At most: every engine's kept snapshots, each priced as a full copy of the disk (they are incremental, so usually far less). */
   databaseSnapshots: number;
   loadBalancer: number;
+  /** Estimated at DEV_LOAD_LCU all month. */
+  loadBalancerCapacityUnits: number;
   loadBalancerPublicIps: number;
+  /** The zone's monthly fee, where the program's records are; 0 without a domain. */
+  hostedZone: number;
   total: number;
 }
 
@@ -74,8 +94,10 @@ export function monthlyCost(input: CostInput): CostBreakdown {
     nodePublicIps: PRICES.publicIpv4Hourly * hours * input.nodeCount,
     databaseVolume: PRICES.gp3GibMonth * input.dbVolumeSizeGi,
     databaseSnapshots: PRICES.ebsSnapshotGibMonth * input.dbVolumeSizeGi * input.snapshotsKept * input.engines,
-    loadBalancer: PRICES.classicLoadBalancerHourly * hours,
+    loadBalancer: PRICES.applicationLoadBalancerHourlyEstimate * hours,
+    loadBalancerCapacityUnits: PRICES.lcuHourlyEstimate * DEV_LOAD_LCU * hours,
     loadBalancerPublicIps: PRICES.publicIpv4Hourly * hours * input.zones,
+    hostedZone: input.domain ? PRICES.hostedZoneMonthlyEstimate : 0,
   };
   const rounded = Object.fromEntries(Object.entries(parts).map(([key, value]) => [key, cents(value)])) as Omit<
     CostBreakdown,

@@ -7,14 +7,19 @@ import type { DataSnapshots } from './data-snapshots';
 import { ClusterAccess, clusterCreator } from './eks/access';
 import { eksAddons } from './eks/addons';
 import { controlPlane } from './eks/control-plane';
+import { loadBalancerController } from './eks/load-balancer-controller';
 import { eksNetwork } from './eks/network';
 import { nodeGroups } from './eks/node-groups';
+import { podIdentityAgent } from './eks/pod-identity';
 import { eksProvider } from './eks/provider';
 import { type DataDiskSettings, dataVolume, storageClass } from './eks/storage';
 
 export interface EksClusterArgs {
   /** The EKS cluster's name; also names its log group, so destroy can remove that too. */
   readonly clusterName: string;
+  /** The stack's name and region: the load balancer controller tags what it creates with the one and runs in the other. */
+  readonly stack: string;
+  readonly region: string;
   /** The pinned Kubernetes version of the control plane, e.g. "1.35". */
   readonly kubernetesVersion: string;
   /** What EKS does when the version leaves standard support; the cost estimate reads the same value. */
@@ -37,9 +42,10 @@ export interface EksClusterArgs {
 
 /**
  * An EKS cluster with what the seeds were missing: its own VPC with public subnets and no NAT gateway
- * (eks/network.ts), API authentication and an OIDC provider (eks/control-plane.ts, eks/access.ts), the EBS
- * CSI driver with its own IAM role and metrics-server (eks/addons.ts), and a default encrypted gp3 class
- * that binds where the pod lands (eks/storage.ts). Every resource's parent is this component.
+ * (eks/network.ts), API authentication (eks/control-plane.ts, eks/access.ts), EKS Pod Identity
+ * (eks/pod-identity.ts), the EBS CSI driver with its own IAM role and metrics-server (eks/addons.ts), the AWS
+ * Load Balancer Controller (eks/load-balancer-controller.ts), and a default encrypted gp3 class that binds
+ * where the pod lands (eks/storage.ts). Every resource's parent is this component.
  */
 export class EksCluster extends pulumi.ComponentResource implements ClusterTarget {
   public readonly provider: k8s.Provider;
@@ -73,9 +79,23 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
     const { provider, kubeconfig } = eksProvider(name, { cluster: this.cluster, grants: access.grants }, this);
     this.provider = provider;
     this.kubeconfig = kubeconfig;
+    const agent = podIdentityAgent(name, { clusterName: this.clusterName, nodeGroups: nodes }, this);
     const { ebsCsi, metricsServer } = eksAddons(
       name,
-      { cluster: this.cluster, clusterName: this.clusterName, nodeGroups: nodes },
+      { clusterName: this.clusterName, nodeGroups: nodes, podIdentityAgent: agent },
+      this,
+    );
+    const controller = loadBalancerController(
+      name,
+      {
+        clusterName: this.clusterName,
+        vpcId: network.vpc.id,
+        region: args.region,
+        stack: args.stack,
+        dataNodeGroupName: (nodes[0] as eks.ManagedNodeGroup).nodeGroup.nodeGroupName,
+        provider,
+        podIdentityAgent: agent,
+      },
       this,
     );
     const gp3 = storageClass(name, { provider, csiDriver: ebsCsi }, this);
@@ -87,7 +107,8 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterTarge
       csiDriver: ebsCsi,
       snapshots: args.snapshots,
     };
-    this.addons = [ebsCsi, metricsServer, gp3];
+    // The tiers are deleted before these: the Ingress, and with it the ALB, while the controller still runs.
+    this.addons = [ebsCsi, metricsServer, gp3, agent, controller];
     this.registerOutputs({
       clusterName: this.clusterName,
       kubeconfig: this.kubeconfig,

@@ -1,5 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { SnapshotSource } from './data-snapshots';
+import type { DomainSettings } from './web/https';
 
 /** A config value outside its allowed set: one line at preview that names the key and the choices. */
 export function oneOf<T extends string>(key: string, value: string, allowed: readonly T[]): T {
@@ -97,4 +98,37 @@ export function ofFamily(key: string, value: string, of: string): string {
   throw new pulumi.RunError(
     `config two-tier:${key} must be of instanceType's family (${family}.*); it is "${value}" (leave it empty to have it picked)`,
   );
+}
+
+const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+
+/**
+ * The web tier's own name and its Route 53 zone: the zone by id when one is set, else the domain's parent
+ * (example.com for board.example.com) looked up by name. Undefined when no domain is set.
+ */
+export function domainSettings(domain: string, hostedZoneId: string): DomainSettings | undefined {
+  if (!domain) {
+    if (hostedZoneId) throw new pulumi.RunError('config two-tier:hostedZoneId is set but two-tier:domain is not');
+    return undefined;
+  }
+  if (!HOSTNAME.test(domain)) {
+    throw new pulumi.RunError(
+      `config two-tier:domain must be a lowercase DNS name such as board.example.com; it is "${domain}" (set it with: pulumi config set domain <name>)`,
+    );
+  }
+  if (hostedZoneId) {
+    if (!/^Z[A-Z0-9]{1,31}$/.test(hostedZoneId)) {
+      throw new pulumi.RunError(
+        `config two-tier:hostedZoneId must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ; it is "${hostedZoneId}"`,
+      );
+    }
+    return { name: domain, zone: { id: hostedZoneId } };
+  }
+  const parent = domain.slice(domain.indexOf('.') + 1);
+  if (!parent.includes('.')) {
+    throw new pulumi.RunError(
+      `config two-tier:domain ${domain} has no parent zone to look up: set two-tier:hostedZoneId to its hosted zone`,
+    );
+  }
+  return { name: domain, zone: { name: parent } };
 }

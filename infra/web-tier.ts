@@ -24,7 +24,7 @@ export interface WebTierArgs {
   readonly image: pulumi.Input<string>;
   /** The database tier it connects to, by its Service's DNS name and Secret. */
   readonly database: Database;
-  /** A cloud load balancer (port 80), or a NodePort on a local cluster. */
+  /** An ALB (eks), a cloud load balancer (port 80), or a NodePort on a local cluster. */
   readonly exposure: Exposure;
   /** The autoscaler's floor. */
   readonly minReplicas: number;
@@ -58,7 +58,7 @@ export const GRACE_PERIOD_SECONDS = 30;
 /**
  * The web tier: a Deployment the autoscaler sizes (2 to 5 replicas at 70% CPU by default), rolled
  * without ever dropping below the ready count, spread across nodes, kept at one pod at least by a
- * disruption budget, and exposed by a load balancer on EKS or a NodePort locally.
+ * disruption budget, and exposed by an ALB on EKS, or a NodePort (or load balancer) locally.
  */
 export class WebTier extends pulumi.ComponentResource {
   public readonly serviceName: pulumi.Output<string>;
@@ -72,8 +72,8 @@ export class WebTier extends pulumi.ComponentResource {
     const db = args.database;
 
     // Without a proxy that names the client, the write limit counts the TCP peer (locally, a node's address).
-    const awsVpcCidr = args.exposure.type === 'LoadBalancer' ? args.exposure.awsVpcCidr : undefined;
-    const proxyEnv = awsVpcCidr ? [{ name: 'TRUSTED_PROXIES', value: awsVpcCidr }] : [];
+    const proxyEnv =
+      args.exposure.type === 'Alb' ? [{ name: 'TRUSTED_PROXIES', value: args.exposure.trustedProxies.join(',') }] : [];
 
     const httpProbe = (path: string, periodSeconds: number, failureThreshold: number) => ({
       httpGet: { path, port: 'http' },

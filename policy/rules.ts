@@ -403,6 +403,40 @@ export const webDisruptionBudget: StackRule = {
   },
 };
 
+const ALB = 'alb.ingress.kubernetes.io';
+
+/** The listener ports an ALB Ingress asks for, by protocol; the controller's default is HTTP 80 alone. */
+function listenPorts(annotations: Record<string, string>): { protocol: string; port: number }[] {
+  const ports = JSON.parse(annotations[`${ALB}/listen-ports`] ?? '[{"HTTP": 80}]') as Record<string, number>[];
+  return ports.flatMap((entry) => Object.entries(entry).map(([protocol, port]) => ({ protocol, port })));
+}
+
+export const httpsOnlyWithDomain: StackRule = {
+  name: 'https-only-with-domain',
+  description:
+    'With a domain (an alias record in Route 53), no ALB listener serves plain HTTP: port 80 only redirects to HTTPS',
+  enforcementLevel: 'mandatory',
+  check(resources) {
+    const domain = resources.some(
+      (r) => r.type === 'aws:route53/record:Record' && known(() => r.props.aliases) !== undefined,
+    );
+    if (!domain) return [];
+    return resources
+      .filter((r) => r.type === 'kubernetes:networking.k8s.io/v1:Ingress' && r.props.spec?.ingressClassName === 'alb')
+      .flatMap((ingress) => {
+        const annotations = ingress.props.metadata?.annotations ?? {};
+        const ports = listenPorts(annotations);
+        const https = ports.filter((p) => p.protocol === 'HTTPS').map((p) => String(p.port));
+        if (!ports.some((p) => p.protocol === 'HTTP')) return [];
+        const redirect = annotations[`${ALB}/ssl-redirect`];
+        if (redirect !== undefined && https.includes(String(redirect))) return [];
+        return [
+          `${ingress.name}: an HTTP listener serves content although a domain is configured (set ${ALB}/ssl-redirect to an HTTPS port of ${ALB}/listen-ports)`,
+        ];
+      });
+  },
+};
+
 export const RESOURCE_RULES: ResourceRule[] = [
   restrictedPodSecurity,
   readOnlyRootFilesystem,
@@ -418,4 +452,9 @@ export const RESOURCE_RULES: ResourceRule[] = [
   controlPlaneLogs,
 ];
 
-export const STACK_RULES: StackRule[] = [networkIsolation, webDisruptionBudget, pinnedImagesAtPreview];
+export const STACK_RULES: StackRule[] = [
+  networkIsolation,
+  webDisruptionBudget,
+  pinnedImagesAtPreview,
+  httpsOnlyWithDomain,
+];

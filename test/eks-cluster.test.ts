@@ -176,6 +176,7 @@ describe('eks: access entries', () => {
 
 const subnetZones = (run: ProgramRun) =>
   ofType(run, 'aws:ec2/subnet:Subnet')
+    .filter((subnet) => subnet.name.startsWith('cluster-public-'))
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((subnet) => subnet.inputs.availabilityZone as string);
 

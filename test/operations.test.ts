@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,12 +23,34 @@ const DEFAULT_EKS = {
 };
 
 describe('capacity, checked before anything is created', () => {
-  test('the default eks stack fits a t3.medium data node and a t3.small, during an engine switch too, with the figures in docs/design.md', () => {
+  test('the default eks stack fits a t3.medium data node and a t3.small, during an engine switch too, with the load balancer controller and the Pod Identity agent counted', () => {
     const report = checkCapacity(DEFAULT_EKS);
     assert.equal(report.fits, true, report.message);
     assert.equal(report.dataInstanceType, 't3.medium', 'the smallest t3 that holds both engines beside the add-ons');
-    assert.deepEqual(report.needed, { cpuMilli: 1930, memoryMiB: 3052, pods: 20 });
+    assert.deepEqual(report.needed, { cpuMilli: 2030, memoryMiB: 3252, pods: 23 });
     assert.deepEqual(report.offered, { cpuMilli: 3860, memoryMiB: 4695, pods: 28 });
+    assert.match(
+      report.summary,
+      /^capacity of 1 x t3\.medium \(the data node\) \+ 1 x t3\.small \(the VPC CNI allows 11 pods a t3\.small\): 23 of 28 pods, 2030m of 3860m CPU/,
+    );
+    assert.match(report.summary, /2 eks-pod-identity-agent, .*1 aws-load-balancer-controller$/);
+  });
+
+  test("the preview says what the capacity check counted, the controller's and the agent's pods among it", async () => {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'test/support/program-child.ts')], {
+      env: {
+        ...process.env,
+        PROGRAM_STACK: 'eks',
+        PROGRAM_RESULT: join(tmpdir(), `two-tier-capacity-${process.pid}.json`),
+      },
+      encoding: 'utf8',
+    });
+    const said = `${child.stdout}${child.stderr}`;
+    assert.match(
+      said,
+      /capacity of 1 x t3\.medium .*23 of 28 pods.*eks-pod-identity-agent.*aws-load-balancer-controller/,
+    );
+    assert.match(said, /a stack that had the Classic ELB gets a new URL/);
   });
 
   test("an engine switch needs both engines' database pods on the data node: a t3.small cannot hold them, and the preview says so", async () => {
@@ -61,25 +84,25 @@ describe('capacity, checked before anything is created', () => {
     const [message] = run.errors as [string];
     assert.match(
       message,
-      /^the workload does not fit 1 x t3\.medium \(the data node\) \+ 1 x t3\.small: 7 web pod\(s\) cannot be scheduled\./,
+      /^the workload does not fit 1 x t3\.medium \(the data node\) \+ 1 x t3\.small: 10 web pod\(s\) cannot be scheduled\./,
     );
     assert.match(
       message,
-      /short of memory by 277 MiB, pods by 7 \(the VPC CNI allows 11 a node, 17 on the data node\)/,
+      /short of memory by 477 MiB, pods by 10 \(the VPC CNI allows 11 a node, 17 on the data node\)/,
     );
     assert.match(
       message,
-      /Change one of: webMaxReplicas 13 or fewer; instanceType t3\.large; nodeCount 3; smaller requests/,
+      /Change one of: webMaxReplicas 10 or fewer; instanceType t3\.large; nodeCount 4; smaller requests/,
     );
     assert.equal(message.split('\n').length, 1);
     assert.equal(run.resources.length, 0, 'resources were registered although the workload does not fit');
   });
 
   test('one more replica than fits is refused; a larger instance type or one more node fixes it', () => {
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 13 }).fits, true);
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 14 }).fits, false);
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 14, instanceType: 't3.medium' }).fits, true);
-    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 14, nodeCount: 3 }).fits, true);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 10 }).fits, true);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 11 }).fits, false);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 11, instanceType: 't3.medium' }).fits, true);
+    assert.equal(checkCapacity({ ...DEFAULT_EKS, webMaxReplicas: 11, nodeCount: 3 }).fits, true);
   });
 
   test("the database must fit the node in its volume's zone beside the system pods there, not just the cluster", () => {
@@ -120,12 +143,13 @@ const DEFAULT_COST: CostInput = {
   engines: 2,
   supportType: 'STANDARD',
   zones: 2,
+  domain: false,
 };
 
 describe('cost', () => {
   test('the eks stack exports its monthly estimate; the local stack exports 0', async () => {
     const [eks, dev] = await Promise.all([runProgram('eks'), runProgram('dev')]);
-    assert.equal(eks.outputs.estimatedMonthlyCostUsd?.value, 161.75);
+    assert.equal(eks.outputs.estimatedMonthlyCostUsd?.value, 163.36);
     assert.equal(dev.outputs.estimatedMonthlyCostUsd?.value, 0);
   });
 
@@ -172,18 +196,28 @@ describe('cost', () => {
       databaseVolume: 0.09,
       // 7 of each engine's disk.
       databaseSnapshots: 0.7,
-      loadBalancer: 20.66,
+      // The ALB's hour and one LCU all month: estimates from the us-east-1 example prices, said so in infra/cost.ts.
+      loadBalancer: 16.43,
+      loadBalancerCapacityUnits: 5.84,
       // One public IPv4 address for each zone the load balancer is enabled in: both subnets' zones.
       loadBalancerPublicIps: 7.3,
-      total: 161.75,
+      hostedZone: 0,
+      total: 163.36,
     });
+  });
+
+  test("the ALB's lines replace the Classic ELB's; a domain adds its hosted zone's fee", async () => {
+    assert.equal('classicLoadBalancerHourly' in PRICES, false);
+    const withDomain = await runProgram('eks', { domain: 'board.example.com' });
+    assert.deepEqual(withDomain.errors, []);
+    assert.equal(withDomain.outputs.estimatedMonthlyCostUsd?.value, 163.36 + PRICES.hostedZoneMonthlyEstimate);
   });
 
   test("the control plane is priced by the stack's own eksSupportType, the setting the cluster is given", async () => {
     const extended = await runProgram('eks', { eksSupportType: 'EXTENDED' });
     assert.deepEqual(extended.errors, []);
     assert.deepEqual(one(extended, 'eks:index:Cluster').inputs.upgradePolicy, { supportType: 'EXTENDED' });
-    assert.equal(extended.outputs.estimatedMonthlyCostUsd?.value, 161.75 + 0.5 * 730);
+    assert.equal(extended.outputs.estimatedMonthlyCostUsd?.value, 163.36 + 0.5 * 730);
   });
 
   test('the kept snapshots of the disk are priced at the dated snapshot price: a full copy of the disk each, at most', async () => {
@@ -238,9 +272,9 @@ describe('destroy leaves nothing billable: the dependency order under mocks', ()
 
   const urn = (r: ProgramRun, type: string, name: string) => one(r, type, name).urn;
 
-  test('the load balancer Service goes before the add-ons and the cluster, through the cluster provider', () => {
+  test('the web Service and Ingress go before the controller, the add-ons and the cluster, through the cluster provider', () => {
     const service = one(run, 'kubernetes:core/v1:Service', 'web-service');
-    assert.equal(service.inputs.spec.type, 'LoadBalancer');
+    assert.equal(service.inputs.spec.type, 'ClusterIP');
     const provider = one(run, 'pulumi:providers:kubernetes', 'cluster-k8s');
     assert.ok(service.provider.startsWith(provider.urn), 'the Service is not deployed through the cluster provider');
     assert.ok(
@@ -251,8 +285,14 @@ describe('destroy leaves nothing billable: the dependency order under mocks', ()
       ['aws:eks/addon:Addon', 'cluster-ebs-csi'],
       ['aws:eks/addon:Addon', 'cluster-metrics-server'],
       ['kubernetes:storage.k8s.io/v1:StorageClass', 'cluster-gp3'],
+      ['aws:eks/addon:Addon', 'cluster-pod-identity-agent'],
+      ['kubernetes:helm.sh/v3:Release', 'cluster-load-balancer-controller'],
     ] as const) {
       assert.ok(service.dependencies.includes(urn(run, type, name)), `the Service does not depend on ${name}`);
+      assert.ok(
+        one(run, 'kubernetes:networking.k8s.io/v1:Ingress', 'web-ingress').dependencies.includes(urn(run, type, name)),
+        `the Ingress does not depend on ${name}`,
+      );
     }
   });
 

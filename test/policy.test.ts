@@ -44,14 +44,21 @@ function violations(plain: PolicyResource[]): string[] {
 
 const runs = new Map<string, PolicyResource[]>();
 
+/** The eks stack with a domain: HTTPS at it, and an alias record in its zone. */
+const HTTPS_RUN = 'eks-https/mysql';
+
 before(async () => {
-  await Promise.all(
-    RUNS.map(async ([stack, engine]) => {
+  await Promise.all([
+    ...RUNS.map(async ([stack, engine]) => {
       const run = await runProgram(stack, { dbEngine: engine });
       assert.deepEqual(run.errors, []);
       runs.set(`${stack}/${engine}`, asPolicyResources(run));
     }),
-  );
+    runProgram('eks', { domain: 'board.example.com' }).then((run) => {
+      assert.deepEqual(run.errors, []);
+      runs.set(HTTPS_RUN, asPolicyResources(run));
+    }),
+  ]);
 });
 
 describe('the policy pack on what the program deploys', () => {
@@ -62,6 +69,10 @@ describe('the policy pack on what the program deploys', () => {
       assert.deepEqual(violations(resources), []);
     });
   }
+
+  test('stack eks with a domain: no violation, mandatory or advisory', () => {
+    assert.deepEqual(violations(runs.get(HTTPS_RUN) as PolicyResource[]), []);
+  });
 });
 
 type Mutation = (resources: PolicyResource[]) => void;
@@ -76,7 +87,29 @@ const webContainer = (resources: PolicyResource[]) =>
 const webPod = (resources: PolicyResource[]) => find(resources, 'web-deployment').props.spec.template.spec;
 
 /** Deliberately bad resources: each changes one thing in a passing stack and names the one violation expected. */
-const FIXTURES: Array<{ what: string; stack: 'dev' | 'eks'; mutate: Mutation; expected: string[] }> = [
+const ingressAnnotations = (resources: PolicyResource[]) => find(resources, 'web-ingress').props.metadata.annotations;
+
+const FIXTURES: Array<{ what: string; stack: 'dev' | 'eks' | 'eks-https'; mutate: Mutation; expected: string[] }> = [
+  {
+    what: 'with a domain, port 80 serving the web tier instead of redirecting to HTTPS',
+    stack: 'eks-https',
+    mutate: (r) => {
+      delete ingressAnnotations(r)['alb.ingress.kubernetes.io/ssl-redirect'];
+    },
+    expected: [
+      'https-only-with-domain: web-ingress: an HTTP listener serves content although a domain is configured (set alb.ingress.kubernetes.io/ssl-redirect to an HTTPS port of alb.ingress.kubernetes.io/listen-ports)',
+    ],
+  },
+  {
+    what: 'with a domain, an ALB on plain HTTP only',
+    stack: 'eks-https',
+    mutate: (r) => {
+      ingressAnnotations(r)['alb.ingress.kubernetes.io/listen-ports'] = '[{"HTTP": 80}]';
+    },
+    expected: [
+      'https-only-with-domain: web-ingress: an HTTP listener serves content although a domain is configured (set alb.ingress.kubernetes.io/ssl-redirect to an HTTPS port of alb.ingress.kubernetes.io/listen-ports)',
+    ],
+  },
   {
     what: 'a root container',
     stack: 'dev',

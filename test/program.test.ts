@@ -8,7 +8,7 @@ import { FIRST_BOOT_DONE_SCRIPT, FIRST_BOOT_STATE, firstBootDone, firstBootGuard
 import { stackConfig, stackFileKeys } from '../infra/stack-config';
 import { type Container, containers, kubernetesObjects, schemaError, workloadOf, workloads } from './support/manifests';
 import { ofType, one, type ProgramRun, runProgram } from './support/program';
-import { GENERATED_PASSWORD_PREFIX, LOAD_BALANCER_HOSTNAME, MOCK_DIGEST } from './support/program-mocks';
+import { ALB_HOSTNAME, GENERATED_PASSWORD_PREFIX, MOCK_DIGEST } from './support/program-mocks';
 import { REPO } from './support/server-process';
 
 const RUNS = [
@@ -46,12 +46,12 @@ for (const { stack, engine } of RUNS) {
       if (stack === 'eks') assert.equal(run.outputs.kubeconfig?.secret, true, 'kubeconfig must be a secret output');
     });
 
-    test('url is what a person opens: the load balancer (eks) or the NodePort (local)', () => {
-      const expected = stack === 'eks' ? `http://${LOAD_BALANCER_HOSTNAME}` : 'http://localhost:30004';
+    test("url is what a person opens: the ALB's hostname without a domain (eks) or the NodePort (local)", () => {
+      const expected = stack === 'eks' ? `http://${ALB_HOSTNAME}` : 'http://localhost:30004';
       assert.equal(run.outputs.url?.value, expected);
       const service = one(run, 'kubernetes:core/v1:Service', 'web-service');
       if (stack === 'eks') {
-        assert.equal(service.inputs.spec.type, 'LoadBalancer');
+        assert.equal(service.inputs.spec.type, 'ClusterIP', 'behind the ALB no node opens a port');
         assert.deepEqual(service.inputs.spec.ports, [{ name: 'http', port: 80, targetPort: 'http' }]);
       } else {
         assert.equal(service.inputs.spec.type, 'NodePort');
@@ -59,17 +59,33 @@ for (const { stack, engine } of RUNS) {
       }
     });
 
-    test('the write limit counts clients: on eks the load balancer names them in X-Forwarded-For, trusted from the VPC only', () => {
+    test("the write limit counts clients: on eks the ALB names them in X-Forwarded-For, trusted from the ALB's own subnets only", () => {
       const service = one(run, 'kubernetes:core/v1:Service', 'web-service');
       const web = containers(one(run, 'kubernetes:apps/v1:Deployment'))[0] as Container;
       const trusted = web.env.find((e: { name: string }) => e.name === 'TRUSTED_PROXIES')?.value;
       if (stack === 'eks') {
+        assert.equal(service.inputs.metadata.annotations, undefined, 'no annotation of the in-tree controller is left');
+        const subnets = ofType(run, 'aws:ec2/subnet:Subnet');
+        const albSubnets = subnets.filter((s) => s.inputs.tags['kubernetes.io/role/elb'] === '1');
+        assert.deepEqual(albSubnets.map((s) => s.name).sort(), ['cluster-load-balancer-0', 'cluster-load-balancer-1']);
         assert.equal(
-          service.inputs.metadata.annotations?.['service.beta.kubernetes.io/aws-load-balancer-backend-protocol'],
-          'http',
-          'a TCP listener hides the client',
+          trusted,
+          albSubnets.map((s) => s.inputs.cidrBlock).join(','),
+          'the pods trust the ALB subnets only',
         );
-        assert.equal(trusted, one(run, 'aws:ec2/vpc:Vpc').inputs.cidrBlock, 'the pods must trust the VPC, and only it');
+        const nodeSubnetIds = ofType(run, 'eks:index:ManagedNodeGroup').flatMap((g) => g.inputs.subnetIds);
+        const clusterSubnetIds = one(run, 'eks:index:Cluster').inputs.publicSubnetIds;
+        for (const subnet of albSubnets) {
+          assert.ok(
+            ![...nodeSubnetIds, ...clusterSubnetIds].includes(`${subnet.name}-id`),
+            `a node or pod can take an address in ${subnet.name}`,
+          );
+        }
+        const annotations = one(run, 'kubernetes:networking.k8s.io/v1:Ingress').inputs.metadata.annotations;
+        assert.match(
+          annotations['alb.ingress.kubernetes.io/load-balancer-attributes'],
+          /routing\.http\.xff_header_processing\.mode=append/,
+        );
       } else {
         assert.equal(service.inputs.metadata.annotations, undefined);
         assert.equal(trusted, undefined, 'nothing in front of a NodePort adds X-Forwarded-For');
@@ -399,7 +415,7 @@ for (const { stack, engine } of RUNS) {
     });
 
     if (stack === 'eks') {
-      test('eks: one EKS cluster, a t3.medium data node and a t3.small on standard CPU credits, a pinned version, API auth and OIDC', () => {
+      test('eks: one EKS cluster, a t3.medium data node and a t3.small on standard CPU credits, a pinned version, API auth, no OIDC provider', () => {
         const cluster = one(run, 'eks:index:Cluster');
         assert.equal(cluster.inputs.skipDefaultNodeGroup, true, 'the self-managed default group has gp2 root volumes');
         const groups = ofType(run, 'eks:index:ManagedNodeGroup');
@@ -428,18 +444,34 @@ for (const { stack, engine } of RUNS) {
         assert.equal(cluster.inputs.version, '1.35');
         assert.deepEqual(cluster.inputs.upgradePolicy, { supportType: 'STANDARD' }, 'EKS defaults to extended support');
         assert.equal(cluster.inputs.authenticationMode, 'API');
-        assert.equal(cluster.inputs.createOidcProvider, true);
+        assert.equal(cluster.inputs.createOidcProvider, false, 'pods take AWS roles through Pod Identity only');
         assert.equal(cluster.inputs.name, 'two-tier-eks');
         assert.equal(ofType(run, 'aws:ec2/natGateway:NatGateway').length, 0, 'no NAT gateway by default');
       });
 
-      test('eks: the EBS CSI add-on runs with its own IAM role, and metrics-server is installed', () => {
+      test('eks: the EBS CSI add-on takes its own IAM role through Pod Identity, after the agent; metrics-server is installed', () => {
         const addon = one(run, 'aws:eks/addon:Addon', 'cluster-ebs-csi');
         const role = one(run, 'aws:iam/role:Role', 'cluster-ebs-csi');
         assert.equal(addon.inputs.addonName, 'aws-ebs-csi-driver');
-        assert.equal(addon.inputs.serviceAccountRoleArn, `arn:aws:iam::123456789012:role/${role.name}`);
-        assert.match(role.inputs.assumeRolePolicy, /system:serviceaccount:kube-system:ebs-csi-controller-sa/);
-        assert.match(role.inputs.assumeRolePolicy, /oidc\.eks\.ap-south-1\.amazonaws\.com\/id\/EXAMPLE:aud/);
+        assert.equal(addon.inputs.serviceAccountRoleArn, undefined, 'IRSA is gone');
+        assert.deepEqual(addon.inputs.podIdentityAssociations, [
+          { serviceAccount: 'ebs-csi-controller-sa', roleArn: `arn:aws:iam::123456789012:role/${role.name}` },
+        ]);
+        assert.deepEqual(JSON.parse(role.inputs.assumeRolePolicy).Statement, [
+          {
+            Effect: 'Allow',
+            Principal: { Service: 'pods.eks.amazonaws.com' },
+            Action: ['sts:AssumeRole', 'sts:TagSession'],
+          },
+        ]);
+        assert.ok(addon.dependencies.includes(one(run, 'aws:eks/addon:Addon', 'cluster-pod-identity-agent').urn));
+        assert.equal(
+          ofType(run, 'aws:eks/podIdentityAssociation:PodIdentityAssociation').filter(
+            (a) => a.inputs.serviceAccount === 'ebs-csi-controller-sa',
+          ).length,
+          0,
+          'the add-on owns its association',
+        );
         const attachment = one(run, 'aws:iam/rolePolicyAttachment:RolePolicyAttachment', 'cluster-ebs-csi');
         assert.equal(attachment.inputs.policyArn, 'arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy');
         assert.equal(one(run, 'aws:eks/addon:Addon', 'cluster-metrics-server').inputs.addonName, 'metrics-server');

@@ -209,4 +209,33 @@ describe('the GitHub workflows', () => {
         assert.match(match[1] as string, /^\$\{\{ secrets\./);
     }
   });
+
+  test('a drift check previews eks against the refreshed state before the evening destroy, the diff in the summary', () => {
+    const drift = workflows['drift.yml'] as Workflow;
+    const destroy = workflows['destroy.yml'] as Workflow;
+    const cron = (workflow: Workflow) => {
+      const [minute, hour] = String((workflow.on.schedule as { cron: string }[])[0]?.cron).split(' ');
+      return Number(hour) * 60 + Number(minute);
+    };
+    assert.ok('workflow_dispatch' in drift.on);
+    assert.ok(cron(drift) < cron(destroy), 'the drift check runs after the stack is destroyed');
+    const steps = (drift.jobs.drift as Job).steps ?? [];
+    const preview = steps.find((s) => pulumiCommand(s) === 'preview') as Step & { if?: string };
+    assert.ok(preview, 'no preview step');
+    const run = preview.run ?? '';
+    for (const flag of ['--stack eks', '--refresh', '--expect-no-changes', '--diff'])
+      assert.ok(run.includes(flag), `the preview runs without ${flag}`);
+    assert.match(run, /set -o pipefail/, "tee would hide the preview's failure");
+    assert.match(run, /GITHUB_STEP_SUMMARY/);
+    assert.match(run, /exit "\$status"/, 'the job does not fail on drift');
+    assert.match(preview.if ?? '', /resources > 1/, 'a destroyed stack is previewed as all new');
+    assert.deepEqual(
+      steps.map(pulumiCommand).filter((c) => c && c !== 'preview'),
+      [],
+      'the drift check changes nothing',
+    );
+    const role = steps.find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials'));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression, as the YAML holds it.
+    assert.equal(role?.with?.['role-to-assume'], '${{ secrets.AWS_PREVIEW_ROLE_ARN }}');
+  });
 });

@@ -1,14 +1,17 @@
 import * as aws from '@pulumi/aws';
-import type * as eks from '@pulumi/eks';
-import * as pulumi from '@pulumi/pulumi';
+import type * as pulumi from '@pulumi/pulumi';
+import { POD_IDENTITY_TRUST_POLICY } from './pod-identity';
+
+/** The EBS CSI controller's service account in kube-system, as the add-on creates it. */
+const EBS_CSI_SERVICE_ACCOUNT = 'ebs-csi-controller-sa';
 
 export interface EksAddonsArgs {
-  /** The cluster the add-ons run in, and whose OIDC provider their roles trust. */
-  readonly cluster: eks.Cluster;
-  /** Its name, as EKS knows it. */
+  /** The cluster's name, as EKS knows it. */
   readonly clusterName: pulumi.Input<string>;
   /** The add-ons' pods need nodes to run on: created after these, deleted before them. */
   readonly nodeGroups: pulumi.Resource[];
+  /** The Pod Identity agent: the EBS CSI controller's pods take their role through it, so they start after it. */
+  readonly podIdentityAgent: aws.eks.Addon;
 }
 
 export interface EksAddons {
@@ -20,16 +23,14 @@ export interface EksAddons {
 
 /**
  * The EKS add-ons and the IAM identities they act as: the EBS CSI driver with its own role, taken through
- * the cluster's OIDC provider, and metrics-server. `name` is the owning component's, the parent of each.
+ * EKS Pod Identity, and metrics-server. `name` is the owning component's, the parent of each.
  */
 export function eksAddons(name: string, args: EksAddonsArgs, parent: pulumi.Resource): EksAddons {
   const ebsCsiRole = new aws.iam.Role(
     `${name}-ebs-csi`,
     {
       description: 'The EBS CSI controller: creates, attaches and deletes the database volume',
-      assumeRolePolicy: pulumi
-        .all([args.cluster.oidcProviderArn, args.cluster.oidcProviderUrl])
-        .apply(([providerArn, providerUrl]) => ebsCsiTrustPolicy(providerArn, providerUrl)),
+      assumeRolePolicy: POD_IDENTITY_TRUST_POLICY,
     },
     { parent },
   );
@@ -43,11 +44,12 @@ export function eksAddons(name: string, args: EksAddonsArgs, parent: pulumi.Reso
     {
       clusterName: args.clusterName,
       addonName: 'aws-ebs-csi-driver',
-      serviceAccountRoleArn: ebsCsiRole.arn,
+      // The add-on owns this association (add-ons cannot adopt one made apart) and deletes it with itself.
+      podIdentityAssociations: [{ serviceAccount: EBS_CSI_SERVICE_ACCOUNT, roleArn: ebsCsiRole.arn }],
       resolveConflictsOnCreate: 'OVERWRITE',
       resolveConflictsOnUpdate: 'OVERWRITE',
     },
-    { parent, dependsOn: [...args.nodeGroups, ebsCsiPolicy] },
+    { parent, dependsOn: [...args.nodeGroups, ebsCsiPolicy, args.podIdentityAgent] },
   );
   const metricsServer = new aws.eks.Addon(
     `${name}-metrics-server`,
@@ -55,25 +57,4 @@ export function eksAddons(name: string, args: EksAddonsArgs, parent: pulumi.Reso
     { parent, dependsOn: args.nodeGroups },
   );
   return { ebsCsi, metricsServer };
-}
-
-/** Only the EBS CSI controller's service account, through the cluster's OIDC provider, may take the role. */
-function ebsCsiTrustPolicy(providerArn: string, providerUrl: string): string {
-  const issuer = providerUrl.replace(/^https:\/\//, '');
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Principal: { Federated: providerArn },
-        Action: 'sts:AssumeRoleWithWebIdentity',
-        Condition: {
-          StringEquals: {
-            [`${issuer}:sub`]: 'system:serviceaccount:kube-system:ebs-csi-controller-sa',
-            [`${issuer}:aud`]: 'sts.amazonaws.com',
-          },
-        },
-      },
-    ],
-  });
 }

@@ -21,8 +21,8 @@ export interface ControlPlaneArgs {
 }
 
 /**
- * The EKS control plane, authenticated by API access entries, with an OIDC provider for the add-ons'
- * roles, and its log group when it logs. `name` is the owning component's, the parent of both.
+ * The EKS control plane, authenticated by API access entries (pods take AWS roles through EKS Pod
+ * Identity, so it has no OIDC provider), and its log group when it logs. `name` is the owning component's, the parent of both.
  */
 export function controlPlane(name: string, args: ControlPlaneArgs, parent: pulumi.Resource): eks.Cluster {
   // EKS would create this group itself and leave it behind after destroy; created here, destroy removes it.
@@ -49,7 +49,7 @@ export function controlPlane(name: string, args: ControlPlaneArgs, parent: pulum
       authenticationMode: eks.AuthenticationMode.Api,
       // EKS gives the creator an admin entry; the tag keeps who that was for every later `up`.
       clusterTags: args.creator.apply((arn): Record<string, string> => (arn ? { [CREATED_BY_TAG]: arn } : {})),
-      createOidcProvider: true,
+      createOidcProvider: false,
       enabledClusterLogTypes: args.controlPlaneLogs ? ['api', 'audit', 'authenticator'] : [],
       // Given, so @pulumi/eks does not take AWS_PROFILE or aws:profile into its own provider's kubeconfig (state).
       providerCredentialOpts: {},

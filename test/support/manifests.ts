@@ -1,8 +1,10 @@
 import type { ProgramRun, RecordedResource } from './program';
 
-/** Kubernetes objects the program registered, as the API server would receive them. */
+/** Kubernetes objects the program registered, as the API server would receive them (a Helm release is none). */
 export function kubernetesObjects(run: ProgramRun): RecordedResource[] {
-  return run.resources.filter((r) => r.type.startsWith('kubernetes:') && r.custom);
+  return run.resources.filter(
+    (r) => r.type.startsWith('kubernetes:') && !r.type.startsWith('kubernetes:helm.sh/') && r.custom,
+  );
 }
 
 export function workloads(run: ProgramRun): RecordedResource[] {

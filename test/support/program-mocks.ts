@@ -1,6 +1,11 @@
 import type * as pulumi from '@pulumi/pulumi';
 
 export const LOAD_BALANCER_HOSTNAME = 'a1b2c3d4e5f6-1234567890.ap-south-1.elb.amazonaws.com';
+/** The ALB the controller makes for the web tier's Ingress: k8s-<namespace>-<ingress>-<hash>. */
+export const ALB_HOSTNAME = 'k8s-twotiere-webingre-0123456789-1234567890.ap-south-1.elb.amazonaws.com';
+/** The hosted zone the mocked account has, by name; and ap-south-1's ALB zone (the provider's static table). */
+export const HOSTED_ZONE = { name: 'example.com', id: 'Z0EXAMPLE12345' };
+export const ALB_ZONE_ID = 'ZP97RAFLXTNZK';
 export const MOCK_DIGEST = `sha256:${'ab'.repeat(32)}`;
 export const GENERATED_PASSWORD_PREFIX = 'generated-password-for-';
 
@@ -32,11 +37,39 @@ export function mockNewResource(args: pulumi.runtime.MockResourceArgs): pulumi.r
         repoDigest: `${String(inputs.imageName).replace(/:[^:/]+$/, '')}@${MOCK_DIGEST}`,
       });
       break;
+    case 'eks:index:ManagedNodeGroup':
+      state.nodeGroup = { nodeGroupName: `${args.name}-20260101000000000000000001` };
+      break;
     case 'aws:ec2/launchTemplate:LaunchTemplate':
       state.latestVersion = 1;
       break;
     case 'random:index/randomPassword:RandomPassword':
       state.result = `${GENERATED_PASSWORD_PREFIX}${args.name}`;
+      break;
+    case 'kubernetes:networking.k8s.io/v1:Ingress':
+      state.status = { loadBalancer: { ingress: [{ hostname: ALB_HOSTNAME }] } };
+      break;
+    case 'aws:iam/policy:Policy':
+      state.arn = `arn:aws:iam::123456789012:policy/${args.name}`;
+      break;
+    case 'aws:acm/certificate:Certificate':
+      Object.assign(state, {
+        arn: `arn:aws:acm:ap-south-1:123456789012:certificate/${args.name}`,
+        domainValidationOptions: [
+          {
+            domainName: inputs.domainName,
+            resourceRecordName: `_0123456789abcdef.${inputs.domainName}.`,
+            resourceRecordType: 'CNAME',
+            resourceRecordValue: '_fedcba9876543210.abcdefghij.acm-validations.aws.',
+          },
+        ],
+      });
+      break;
+    case 'aws:acm/certificateValidation:CertificateValidation':
+      state.certificateArn = inputs.certificateArn;
+      break;
+    case 'aws:route53/record:Record':
+      state.fqdn = String(inputs.name).replace(/\.$/, '');
       break;
     case 'kubernetes:core/v1:Service':
       if (inputs.spec?.type === 'LoadBalancer') {
@@ -168,6 +201,15 @@ export function mockCall(args: pulumi.runtime.MockCallArgs): pulumi.runtime.Mock
         authorizationToken: 'QVdTOmVjci10b2tlbg==',
         proxyEndpoint: 'https://123456789012.dkr.ecr.ap-south-1.amazonaws.com',
       };
+    case 'aws:route53/getZone:getZone': {
+      const { name, privateZone } = args.inputs as { name?: string; privateZone?: boolean };
+      if (name !== HOSTED_ZONE.name || privateZone !== false)
+        throw new Error(`no public hosted zone named ${name} in the account`);
+      return { zoneId: HOSTED_ZONE.id, name: `${HOSTED_ZONE.name}.`, privateZone: false };
+    }
+    case 'aws:lb/getHostedZoneId:getHostedZoneId':
+      if (args.inputs.loadBalancerType !== 'application') throw new Error('asked for a zone of another ELB type');
+      return { id: ALB_ZONE_ID, loadBalancerType: 'application', region: 'ap-south-1' };
     case 'aws:ebs/getSnapshotIds:getSnapshotIds':
       return snapshotIds(args.inputs);
     default:
