@@ -29,7 +29,7 @@ export function checkMessageText(...fields: string[]): preValidationHookHandler 
 
 /**
  * Refuses document keys the same way on every engine: "$" and "." are MongoDB operators and paths, NUL
- * ends a C string; "id" and "_id" are the server's; and documents nested too deep.
+ * ends a C string, "_bsontype" is BSON's type marker; "id" and "_id" are the server's; and documents nested too deep.
  */
 export const checkDocument: preValidationHookHandler = (request, _reply, done) => {
   const document = request.body;
@@ -69,6 +69,7 @@ function findProblem(value: unknown, depth: number): string | undefined {
     if (key.startsWith('$')) return `key ${JSON.stringify(key)} must not start with "$"`;
     if (key.includes('.')) return `key ${JSON.stringify(key)} must not contain "."`;
     if (key.includes('\u0000')) return `key ${JSON.stringify(key)} must not contain a NUL character`;
+    if (key === '_bsontype') return 'key "_bsontype" is reserved: MongoDB\'s driver reads it as a BSON type';
     const problem = findProblem(child, depth + 1);
     if (problem) return problem;
   }

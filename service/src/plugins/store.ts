@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import { Gauge } from 'prom-client';
 import type { Store } from '../stores/store';
 import { IdempotencyConflictError, StoreUnavailableError } from '../stores/store';
+import { badRequest } from './errors';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -68,6 +69,9 @@ export const storePlugin = fp<StorePluginOptions>(
         return result;
       } catch (error) {
         if (error instanceof IdempotencyConflictError) throw error;
+        // The request's data, not the database: the client's error, not counted, the database still ready.
+        const refusal = store.refusal(error);
+        if (refusal) throw badRequest(refusal, 'DATA_REFUSED');
         if (operation) app.metrics.storeErrors.inc({ operation });
         throw failed(error);
       }

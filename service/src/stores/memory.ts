@@ -27,6 +27,10 @@ export class MemoryStore implements Store {
     return 'unavailable';
   }
 
+  refusal(): undefined {
+    return undefined;
+  }
+
   async addMessage(message: string, createdAt: Date, idempotency?: IdempotencyKey): Promise<Message> {
     const messages = this.messages;
     return this.once(messages, idempotency, () => ({

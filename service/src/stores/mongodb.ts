@@ -1,4 +1,5 @@
 import {
+  BSON,
   type Collection,
   type Document,
   MongoClient,
@@ -54,6 +55,8 @@ const PING_MS = 1_500;
 const DUPLICATE_KEY = 11000;
 const AUTHENTICATION_FAILED = 18;
 const MAX_TIME_EXPIRED = 50;
+/** The server's codes for a document it will not store: a bad value, a document too large. */
+const REFUSED_DOCUMENT = new Set([2, 10334, 17419, 17420]);
 const TIMED_OUT = new Set(['MongoOperationTimeoutError', 'MongoNetworkTimeoutError', 'MongoWaitQueueTimeoutError']);
 
 const toMessage = (row: MessageDocument): Message => ({
@@ -141,6 +144,14 @@ export class MongoStore implements Store {
     if (error instanceof MongoServerError && error.code === MAX_TIME_EXPIRED) return 'timeout';
     if (TIMED_OUT.has((error as Error).name)) return 'timeout';
     return 'unavailable';
+  }
+
+  refusal(error: unknown): string | undefined {
+    if (error instanceof BSON.BSONError) return `the document cannot be stored as BSON: ${error.message}`;
+    if (error instanceof MongoServerError && REFUSED_DOCUMENT.has(error.code as number)) {
+      return `the database refused the document: ${error.errmsg ?? error.message}`;
+    }
+    return undefined;
   }
 
   async addMessage(message: string, createdAt: Date, idempotency?: IdempotencyKey): Promise<Message> {

@@ -42,6 +42,15 @@ const LOCK_WAIT_SECONDS = 2;
 const ER_BAD_DB_ERROR = 1049;
 const ER_DUP_ENTRY = 1062;
 const ACCESS_DENIED = new Set([1044, 1045, 1698]);
+/** Errors about a value the server will not store, and what each means; the server's own text names its schema. */
+const REFUSED_VALUE: Record<number, string> = {
+  1264: 'a number is out of range',
+  1292: 'a time is outside the range the database stores (1000-01-01 to 9999-12-31)',
+  1300: 'a text is not valid Unicode',
+  1366: 'a text is not valid Unicode',
+  1406: 'a value is too long',
+  3140: 'the document is not valid JSON',
+};
 const TIMED_OUT = new Set(['PROTOCOL_SEQUENCE_TIMEOUT', 'POOL_ACQUIRE_TIMEOUT', 'ER_LOCK_WAIT_TIMEOUT', 'ETIMEDOUT']);
 
 type Table = 'messages' | 'documents';
@@ -152,6 +161,11 @@ export class MysqlStore implements Store {
     if (errno !== undefined && ACCESS_DENIED.has(errno)) return 'credentials';
     if (code !== undefined && TIMED_OUT.has(code)) return 'timeout';
     return 'unavailable';
+  }
+
+  refusal(error: unknown): string | undefined {
+    const problem = REFUSED_VALUE[(error as { errno?: number }).errno ?? 0];
+    return problem && `the database refused the data: ${problem}`;
   }
 
   async addMessage(message: string, createdAt: Date, idempotency?: IdempotencyKey): Promise<Message> {

@@ -60,6 +60,8 @@ export interface Store {
   listDocuments(query: PageQuery): Promise<Page<StoredDocument>>;
   /** Which kind of failure a driver error is. */
   classify(error: unknown): Failure;
+  /** When the driver or server refused the data itself (not the database failing): the problem in words. */
+  refusal(error: unknown): string | undefined;
   /** The user the service logs in as, for messages about refused credentials. */
   readonly user?: string;
   stats(): PoolStats;
