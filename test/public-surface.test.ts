@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { BSON } from 'mongodb';
-import { buildApp } from '../service/src/app';
+import { buildApp, CONNECTION_TIMEOUTS, LOAD_BALANCER_IDLE_MS } from '../service/src/app';
 import { loadConfig } from '../service/src/config';
 import { MemoryStore } from '../service/src/stores/memory';
 import { MongoStore } from '../service/src/stores/mongodb';
@@ -90,6 +91,77 @@ describe('an error about the data is the client\'s, never "the database is unava
       assert.doesNotMatch(await scrape(app), /store_operation_errors_total\{operation="addDocument"\} [1-9]/);
     } finally {
       await app.close();
+    }
+  });
+});
+
+/** Opens a connection, sends `head`, then one byte of `trickle` every `everyMs`; resolves with what came back and when the server closed it. */
+function slowClient(port: number, head: string, trickle: string, everyMs: number, giveUpMs: number) {
+  return new Promise<{ answer: string; closedAfterMs: number; bytesSent: number }>((resolve) => {
+    const started = performance.now();
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    let bytesSent = 0;
+    const drip = setInterval(() => {
+      if (bytesSent < trickle.length && socket.writable) socket.write(trickle[bytesSent++] as string);
+    }, everyMs);
+    const giveUp = setTimeout(() => socket.destroy(), giveUpMs);
+    socket.setEncoding('utf8').on('data', (chunk) => {
+      answer += chunk;
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearInterval(drip);
+      clearTimeout(giveUp);
+      resolve({ answer, closedAfterMs: performance.now() - started, bytesSent });
+    });
+    socket.write(head);
+  });
+}
+
+describe('a slow client is let go', () => {
+  const timeouts = { headersMs: 400, requestMs: 800, keepAliveMs: 300, idleMs: 2_000, checkEveryMs: 50 };
+  let app: TestApp['app'];
+  let port: number;
+  before(async () => {
+    app = await buildApp({ config: loadConfig({ ...UNTHROTTLED }), store: new MemoryStore(), logger: false, timeouts });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    port = (app.server.address() as { port: number }).port;
+  });
+  after(() => app.close());
+
+  test('a body trickled a byte at a time is answered 408 and closed at the request deadline', async () => {
+    const body = JSON.stringify({ message: 'x'.repeat(200) });
+    const head = `POST /messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const { answer, closedAfterMs, bytesSent } = await slowClient(port, head, body, 50, 5_000);
+    assert.ok(bytesSent < body.length, 'the client finished its body before any deadline: the test proves nothing');
+    assert.match(answer, /^HTTP\/1\.1 408 /, `the slow body was not answered 408: ${JSON.stringify(answer)}`);
+    assert.ok(closedAfterMs < timeouts.requestMs + 500, `the connection was held ${Math.round(closedAfterMs)} ms`);
+    assert.equal((await app.store.listMessages({ limit: 10 })).items.length, 0, 'the trickled message was stored');
+  });
+
+  test('headers trickled a byte at a time are answered 408 and closed at the header deadline', async () => {
+    const headers = `X-Slow: ${'y'.repeat(200)}\r\n\r\n`;
+    const { answer, closedAfterMs } = await slowClient(port, 'GET /health HTTP/1.1\r\nHost: a\r\n', headers, 50, 5_000);
+    assert.match(answer, /^HTTP\/1\.1 408 /, `the slow headers were not answered 408: ${JSON.stringify(answer)}`);
+    assert.ok(closedAfterMs < timeouts.headersMs + 500, `the connection was held ${Math.round(closedAfterMs)} ms`);
+  });
+
+  test("the service's own timeouts: a client has seconds for its request, and idle connections outlive the load balancer's", async () => {
+    const real = await buildApp({ config: loadConfig({}), store: new MemoryStore(), logger: false });
+    try {
+      const { server } = real;
+      assert.equal(server.headersTimeout, CONNECTION_TIMEOUTS.headersMs);
+      assert.equal(server.requestTimeout, CONNECTION_TIMEOUTS.requestMs);
+      assert.ok(server.headersTimeout > 0 && server.headersTimeout <= server.requestTimeout);
+      assert.ok(server.requestTimeout > 0 && server.requestTimeout <= 30_000, 'a request may take forever');
+      assert.ok(
+        server.keepAliveTimeout > LOAD_BALANCER_IDLE_MS,
+        "keep-alive ends before the load balancer's idle timeout",
+      );
+      assert.ok(server.timeout >= server.keepAliveTimeout, 'idle keep-alive connections are cut by the socket timeout');
+    } finally {
+      await real.close();
     }
   });
 });

@@ -32,7 +32,35 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Backoff of the background connection to the database. */
   retry?: RetryOptions;
+  /** How long a client may take; tests shorten them. */
+  timeouts?: ConnectionTimeouts;
 }
+
+export interface ConnectionTimeouts {
+  /** To send the request's headers. */
+  headersMs: number;
+  /** To send the whole request, headers and body. */
+  requestMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveMs: number;
+  /** A connection on which nothing moves (a client that does not read its answer) is closed after this. */
+  idleMs: number;
+  /** How often the header and request deadlines are checked; Node's 30 s default would let them run late by as much. */
+  checkEveryMs: number;
+}
+
+/** The Classic ELB's idle timeout: AWS's default, which the program does not change. */
+export const LOAD_BALANCER_IDLE_MS = 60_000;
+
+export const CONNECTION_TIMEOUTS: ConnectionTimeouts = {
+  headersMs: 10_000,
+  // A body is at most 64 KiB: 30 s is a client below 20 kbit/s.
+  requestMs: 30_000,
+  // Longer than the load balancer's: it closes idle connections first, so it never reuses one the pod has closed (a 502).
+  keepAliveMs: LOAD_BALANCER_IDLE_MS + 5_000,
+  idleMs: LOAD_BALANCER_IDLE_MS + 10_000,
+  checkEveryMs: 1_000,
+};
 
 const BODY_LIMIT = MAX_BODY_KIB * 1024;
 /** service/public, from src/ under tsx and from dist/ compiled or bundled: this file sits one level down in each. */
@@ -67,7 +95,13 @@ class RequestLogController extends LogController {
 }
 
 /** Builds the web tier, ready to listen or to `inject()`; it never listens itself. */
-export async function buildApp({ config, store, logger, retry }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({
+  config,
+  store,
+  logger,
+  retry,
+  timeouts = CONNECTION_TIMEOUTS,
+}: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ?? {
       level: config.LOG_LEVEL,
@@ -76,6 +110,11 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
     },
     logController: new RequestLogController(),
     bodyLimit: BODY_LIMIT,
+    // A client that trickles its headers or body is answered 408 and let go, not held with its buffers.
+    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkEveryMs },
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    connectionTimeout: timeouts.idleMs,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // request.ip, the write limit's key: the TCP peer, or the client a trusted proxy names in X-Forwarded-For.
