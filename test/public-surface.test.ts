@@ -95,6 +95,58 @@ describe('an error about the data is the client\'s, never "the database is unava
   });
 });
 
+describe('cross-site posts', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startApp('memory');
+  });
+  after(() => t.close());
+
+  const form = { 'content-type': 'application/x-www-form-urlencoded', host: 'board.example' };
+  const submit = (headers: Record<string, string>, text: string) =>
+    t.app.inject({ method: 'POST', url: '/submit', headers: { ...form, ...headers }, payload: `new_message=${text}` });
+  const listed = async () => (await t.app.store.listMessages({ limit: 500 })).items.map((item) => item.message);
+
+  test("a browser's form post for another site's page is a 403 and stores nothing", async () => {
+    for (const [label, headers] of [
+      ['Sec-Fetch-Site: cross-site', { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }],
+      ['Sec-Fetch-Site: same-site', { 'sec-fetch-site': 'same-site', origin: 'http://other.board.example' }],
+      ['a foreign Origin without Sec-Fetch-Site', { origin: 'https://evil.example' }],
+      ['Origin: null without Sec-Fetch-Site', { origin: 'null' }],
+      ['a foreign port', { origin: 'http://board.example:8080' }],
+    ] as const) {
+      const response = await submit(headers, 'forged');
+      assertClientError(response, 403, /cross-site posts are refused/);
+      assert.equal(response.headers.location, undefined, `${label}: redirected as if posted`);
+    }
+    for (const url of ['/messages', '/data']) {
+      const response = await t.app.inject({
+        method: 'POST',
+        url,
+        headers: { ...json, 'sec-fetch-site': 'cross-site' },
+        payload: '{"message":"forged"}',
+      });
+      assertClientError(response, 403, /cross-site/);
+    }
+    assert.deepEqual(await listed(), [], 'a cross-site post was stored');
+  });
+
+  test('the own page, a typed-in request and clients that are not browsers keep posting', async () => {
+    for (const [label, headers] of [
+      ['the page (Fetch Metadata)', { 'sec-fetch-site': 'same-origin', origin: 'http://board.example' }],
+      ['the page (an older browser: Origin only)', { origin: 'http://board.example' }],
+      ['a user-initiated request', { 'sec-fetch-site': 'none' }],
+      ['curl', {}],
+    ] as const) {
+      const response = await submit(headers, label);
+      assert.equal(response.statusCode, 303, `${label}: ${response.statusCode} ${response.body}`);
+    }
+    const api = await t.app.inject({ method: 'POST', url: '/messages', headers: json, payload: '{"message":"api"}' });
+    assert.equal(api.statusCode, 201);
+    assert.equal((await listed()).length, 5);
+  });
+});
+
 /** Opens a connection, sends `head`, then one byte of `trickle` every `everyMs`; resolves with what came back and when the server closed it. */
 function slowClient(port: number, head: string, trickle: string, everyMs: number, giveUpMs: number) {
   return new Promise<{ answer: string; closedAfterMs: number; bytesSent: number }>((resolve) => {

@@ -296,7 +296,17 @@ for (const engine of ENGINES) {
       }
       for (const path of ['/messages', '/data', '/submit']) {
         const statuses = Object.keys(document.paths[path]?.post.responses).sort();
-        const expected = ['201', '400', '413', '415', '422', '429', '503', ...(path === '/submit' ? ['303'] : [])];
+        const expected = [
+          '201',
+          '400',
+          '403',
+          '413',
+          '415',
+          '422',
+          '429',
+          '503',
+          ...(path === '/submit' ? ['303'] : []),
+        ];
         assert.deepEqual(statuses, expected.sort(), `${path}: the answers documented`);
       }
       const submit = document.paths['/submit']?.post.responses;
