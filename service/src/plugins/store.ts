@@ -50,7 +50,8 @@ export const storePlugin = fp<StorePluginOptions>(
     function failed(error: unknown): StoreUnavailableError {
       const failure = new StoreUnavailableError(store.classify(error), store.user, { cause: error });
       if (readiness.failure?.message !== failure.message) {
-        app.log.warn({ engine: store.engine, reason: failure.message, cause: describe(error) }, 'database failing');
+        const { message: reason, action, user } = failure;
+        app.log.warn({ engine: store.engine, reason, user, action, cause: describe(error) }, 'database failing');
       }
       readiness.failure = failure;
       return failure;

@@ -87,13 +87,12 @@ export class StoreUnavailableError extends Error {
   readonly action: string | undefined;
   constructor(
     readonly failure: Failure = 'unavailable',
-    user?: string,
+    /** The user refused, for the cluster's eyes (the log, the metrics port); the message, which clients see, does not name it. */
+    readonly user?: string,
     options?: ErrorOptions,
   ) {
     super(
-      failure === 'credentials'
-        ? `the database refused the credentials for user ${user ?? 'unknown'}`
-        : FAILURE_MESSAGES[failure],
+      failure === 'credentials' ? "the database refused the service's credentials" : FAILURE_MESSAGES[failure],
       options,
     );
     this.action = FAILURE_ACTIONS[failure];
