@@ -50,6 +50,26 @@ for (const engine of ENGINES) {
       assert.equal(await storeErrorsCounted(t.app), errors, 'a client error was counted as a database error');
       assert.equal((await t.app.inject('/ready')).statusCode, 200);
     });
+
+    test('a lone UTF-16 surrogate in a message, a string or a key is a 400 and stores nothing; a pair is stored verbatim', async () => {
+      const counts = async () => (await t.app.store.listMessages({ limit: 500 })).items.length + (await stored());
+      const before = await counts();
+      for (const [url, raw] of [
+        ['/messages', '{"message":"half \\ud800 a pair"}'],
+        ['/messages', '{"message":"\\udc00"}'],
+        ['/submit', '{"message":"ends high \\ud83d"}'],
+        ['/data', '{"text":"x\\udfff"}'],
+        ['/data', '{"deep":[{"a":"\\ud800"}]}'],
+        ['/data', '{"\\ud800":1}'],
+      ] as const) {
+        assertClientError(await post(url, raw), 400, /not valid Unicode/);
+      }
+      assert.equal(await counts(), before, 'a malformed text was stored');
+      const rocket = await post('/messages', '{"message":"\\ud83d\\ude80"}');
+      assert.equal(rocket.statusCode, 201);
+      assert.equal(rocket.json().message, '🚀');
+      assert.equal((await t.app.store.listMessages({ limit: 1 })).items[0]?.message, '🚀');
+    });
   });
 }
 

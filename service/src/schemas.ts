@@ -47,7 +47,7 @@ export const MessageText = Type.String({
   minLength: 1,
   maxLength: MAX_MESSAGE_LENGTH,
   pattern: NOT_BLANK,
-  description: `The text, 1 to ${MAX_MESSAGE_LENGTH} characters, not only white space; stored verbatim`,
+  description: `The text, 1 to ${MAX_MESSAGE_LENGTH} characters, not only white space, valid Unicode (no lone UTF-16 surrogate such as "\\ud800"); stored verbatim`,
 });
 
 export const NewMessageSchema = Type.Object({ message: MessageText }, { additionalProperties: false });
@@ -82,7 +82,7 @@ export const NewDocumentSchema = Type.Unsafe<Record<string, unknown>>({
   propertyNames: { pattern: TOP_KEY },
   additionalProperties: { $ref: 'JsonValue#' },
   not: POISONED,
-  description: `Any JSON object up to ${MAX_DOCUMENT_DEPTH} levels deep; no key starts with "$" or contains "." or NUL, no key is "_bsontype" (BSON's type marker), "id" and "_id" are assigned by the server, and no "constructor" holds a "prototype"`,
+  description: `Any JSON object up to ${MAX_DOCUMENT_DEPTH} levels deep; no key starts with "$" or contains "." or NUL, no key is "_bsontype" (BSON's type marker), no key or string holds a lone UTF-16 surrogate, "id" and "_id" are assigned by the server, and no "constructor" holds a "prototype"`,
 });
 
 const ID_DESCRIPTIONS: Record<DbEngine, string> = {

@@ -3,6 +3,10 @@ import { badRequest } from './plugins/errors';
 import { MAX_DOCUMENT_DEPTH, NOT_BLANK } from './schemas';
 import type { JsonObject } from './stores/store';
 
+/** JSON can carry half a UTF-16 pair (`"\ud800"`), which no database stores: both would put U+FFFD in its place. */
+const MALFORMED_UNICODE = (what: string) =>
+  `${what} is not valid Unicode: it holds half of a UTF-16 surrogate pair (a lone \\uD800-\\uDFFF escape)`;
+
 /** The error code of a missing or blank message, which the page words for people. */
 export const EMPTY_MESSAGE = 'EMPTY_MESSAGE';
 
@@ -23,7 +27,7 @@ export function checkMessageText(...fields: string[]): preValidationHookHandler 
     if (typeof text === 'string' && text !== '' && !notBlank.test(text)) {
       return done(badRequest('message must not be empty or only white space', EMPTY_MESSAGE));
     }
-    done();
+    done(typeof text === 'string' && !text.isWellFormed() ? badRequest(MALFORMED_UNICODE('message')) : undefined);
   };
 }
 
@@ -41,6 +45,7 @@ export const checkDocument: preValidationHookHandler = (request, _reply, done) =
 /** The same rules for what the data command reads from a file, as errors to throw. */
 export function assertMessageText(text: string): void {
   if (!notBlank.test(text)) throw badRequest('message must not be empty or only white space', EMPTY_MESSAGE);
+  if (!text.isWellFormed()) throw badRequest(MALFORMED_UNICODE('message'));
 }
 
 export function assertStorableDocument(document: JsonObject): void {
@@ -56,6 +61,7 @@ function documentProblem(document: object): string | undefined {
 }
 
 function findProblem(value: unknown, depth: number): string | undefined {
+  if (typeof value === 'string') return value.isWellFormed() ? undefined : MALFORMED_UNICODE('a string');
   if (value === null || typeof value !== 'object') return undefined;
   if (depth > MAX_DOCUMENT_DEPTH) return `documents may nest at most ${MAX_DOCUMENT_DEPTH} levels`;
   if (Array.isArray(value)) {
@@ -69,6 +75,7 @@ function findProblem(value: unknown, depth: number): string | undefined {
     if (key.startsWith('$')) return `key ${JSON.stringify(key)} must not start with "$"`;
     if (key.includes('.')) return `key ${JSON.stringify(key)} must not contain "."`;
     if (key.includes('\u0000')) return `key ${JSON.stringify(key)} must not contain a NUL character`;
+    if (!key.isWellFormed()) return MALFORMED_UNICODE('a key');
     if (key === '_bsontype') return 'key "_bsontype" is reserved: MongoDB\'s driver reads it as a BSON type';
     const problem = findProblem(child, depth + 1);
     if (problem) return problem;
