@@ -51,6 +51,41 @@ for (const engine of ENGINES) {
       assert.equal((await t.app.inject('/ready')).statusCode, 200);
     });
 
+    test('12 concurrent retries with one Idempotency-Key all get the first answer, and it is stored once', async () => {
+      const rounds = 5;
+      for (let round = 0; round < rounds; round++) {
+        for (const [url, body] of [
+          ['/messages', { message: `retried ${round}` }],
+          ['/data', { retried: round }],
+        ] as const) {
+          const key = `concurrent-${engine}-${url}-${round}`;
+          const answers = await Promise.all(
+            Array.from({ length: 12 }, () => post(url, body, { ...json, 'idempotency-key': key })),
+          );
+          const statuses = answers.map((answer) => answer.statusCode);
+          assert.deepEqual(
+            statuses,
+            Array(12).fill(201),
+            `${url} round ${round}: ${answers.find((a) => a.statusCode !== 201)?.body}`,
+          );
+          assert.equal(
+            new Set(answers.map((answer) => answer.body)).size,
+            1,
+            `${url}: the retries got different answers`,
+          );
+          const copies =
+            url === '/messages'
+              ? (await t.app.store.listMessages({ limit: 500 })).items.filter((m) => m.message === `retried ${round}`)
+              : (await t.app.store.listDocuments({ limit: 500 })).items.filter((d) => d.retried === round);
+          assert.deepEqual(
+            copies.map((item) => item.id),
+            [answers[0]?.json().id],
+            `${url} round ${round}: stored ${copies.length} times`,
+          );
+        }
+      }
+    });
+
     test('a lone UTF-16 surrogate in a message, a string or a key is a 400 and stores nothing; a pair is stored verbatim', async () => {
       const counts = async () => (await t.app.store.listMessages({ limit: 500 })).items.length + (await stored());
       const before = await counts();

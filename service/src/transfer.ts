@@ -169,7 +169,7 @@ export async function merge(target: Store, items: TransferItem[]): Promise<Merge
   return report;
 }
 
-/** Tries a write again after a failure (MySQL ends one of two racing writes of a key as a deadlock); its idempotency key makes a repeat safe. */
+/** Tries a write again after a failure (a database restarting under the copy); its idempotency key makes a repeat safe. */
 async function again(write: () => Promise<unknown>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {

@@ -41,6 +41,9 @@ const LOCK_WAIT_SECONDS = 2;
 
 const ER_BAD_DB_ERROR = 1049;
 const ER_DUP_ENTRY = 1062;
+const ER_LOCK_DEADLOCK = 1213;
+/** Tries at one idempotent insert: a deadlock, or a key that expired or was rolled back meanwhile, goes again. */
+const KEY_ATTEMPTS = 4;
 const ACCESS_DENIED = new Set([1044, 1045, 1698]);
 /** Errors about a value the server will not store, and what each means; the server's own text names its schema. */
 const REFUSED_VALUE: Record<number, string> = {
@@ -101,6 +104,7 @@ interface ItemRow extends RowDataPacket {
 interface KeyRow extends RowDataPacket {
   fingerprint: string;
   item_id: string;
+  expires_at: Date;
 }
 
 const toMessage = (row: ItemRow): Message => ({
@@ -219,27 +223,42 @@ export class MysqlStore implements Store {
     return this.withConnection(OPERATION_MS, async (run) => {
       if (!idempotency) return { value: String((await run<ResultSetHeader>(sql, values)).insertId), replayed: false };
       const { key, fingerprint } = idempotency;
-      await run('START TRANSACTION');
-      try {
-        await run('DELETE FROM idempotency_keys WHERE idempotency_key = ? AND expires_at < ?', [key, new Date()]);
-        const expiresAt = new Date(Date.now() + IDEMPOTENCY_TTL_MS);
-        // A concurrent request with the same key waits here for the first one's commit, then finds its row.
-        await run('INSERT INTO idempotency_keys VALUES (?, ?, 0, ?)', [key, fingerprint, expiresAt]);
-        const { insertId } = await run<ResultSetHeader>(sql, values);
-        await run('UPDATE idempotency_keys SET item_id = ? WHERE idempotency_key = ?', [insertId, key]);
-        await run('COMMIT');
-        return { value: String(insertId), replayed: false };
-      } catch (error) {
-        // The first error is the one to report; a connection that cannot roll back is destroyed, which does.
-        await run('ROLLBACK').catch(() => undefined);
-        if ((error as { errno?: number }).errno !== ER_DUP_ENTRY) throw error;
+      for (let attempt = 1; ; attempt++) {
+        const last = attempt === KEY_ATTEMPTS;
+        await run('START TRANSACTION');
+        try {
+          // The key first, with no read before it (a read of a missing key locks the gap, and two such locks
+          // deadlock the inserts): a concurrent request with the same key waits here for this one's commit.
+          await run('INSERT INTO idempotency_keys VALUES (?, ?, 0, ?)', [
+            key,
+            fingerprint,
+            new Date(Date.now() + IDEMPOTENCY_TTL_MS),
+          ]);
+          const { insertId } = await run<ResultSetHeader>(sql, values);
+          await run('UPDATE idempotency_keys SET item_id = ? WHERE idempotency_key = ?', [insertId, key]);
+          await run('COMMIT');
+          return { value: String(insertId), replayed: false };
+        } catch (error) {
+          // The first error is the one to report; a connection that cannot roll back is destroyed, which does.
+          await run('ROLLBACK').catch(() => undefined);
+          const { errno } = error as { errno?: number };
+          // Requests that waited on a first one that rolled back: InnoDB ends all but one; they go again.
+          if (errno === ER_LOCK_DEADLOCK && !last) continue;
+          if (errno !== ER_DUP_ENTRY) throw error;
+        }
+        const [first] = await run<KeyRow[]>(
+          'SELECT fingerprint, item_id, expires_at FROM idempotency_keys WHERE idempotency_key = ?',
+          [key],
+        );
+        if (first && first.expires_at >= new Date()) {
+          if (first.fingerprint !== fingerprint) throw new IdempotencyConflictError();
+          return { value: String(first.item_id), replayed: true };
+        }
+        if (last) throw new Error(`idempotency key still changing after ${KEY_ATTEMPTS} attempts`);
+        // Expired: the key is free again.
+        if (first)
+          await run('DELETE FROM idempotency_keys WHERE idempotency_key = ? AND expires_at < ?', [key, new Date()]);
       }
-      const [first] = await run<KeyRow[]>(
-        'SELECT fingerprint, item_id FROM idempotency_keys WHERE idempotency_key = ?',
-        [key],
-      );
-      if (!first || first.fingerprint !== fingerprint) throw new IdempotencyConflictError();
-      return { value: String(first.item_id), replayed: true };
     });
   }
 
