@@ -2,14 +2,16 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { BSON } from 'mongodb';
+import mysql from 'mysql2/promise';
 import { buildApp, CONNECTION_TIMEOUTS, LOAD_BALANCER_IDLE_MS } from '../service/src/app';
 import { loadConfig } from '../service/src/config';
 import { MemoryStore } from '../service/src/stores/memory';
 import { MongoStore } from '../service/src/stores/mongodb';
 import { MysqlStore } from '../service/src/stores/mysql';
+import { IDEMPOTENCY_TTL_MS } from '../service/src/stores/store';
 import { assertClientError, scrape, startApp, type TestApp, waitFor } from './support/app';
 import { UNTHROTTLED } from './support/server-process';
-import { ENGINES, MYSQL, stopFerretdb, unavailable } from './support/stores';
+import { ENGINES, MYSQL, stopFerretdb, storeFixtures, unavailable } from './support/stores';
 
 const json = { 'content-type': 'application/json' };
 
@@ -49,6 +51,46 @@ for (const engine of ENGINES) {
       assert.equal(await stored(), documents, 'a refused document was stored');
       assert.equal(await storeErrorsCounted(t.app), errors, 'a client error was counted as a database error');
       assert.equal((await t.app.inject('/ready')).statusCode, 200);
+    });
+
+    test('an Idempotency-Key in the service\'s own namespace ("transfer:") is a 400 and stores nothing', async () => {
+      const before = (await t.app.store.listMessages({ limit: 500 })).items.length;
+      const key = `transfer:${'0'.repeat(64)}`;
+      assertClientError(
+        await post('/messages', { message: 'squatting' }, { ...json, 'idempotency-key': key }),
+        400,
+        /idempotency-key/,
+      );
+      assertClientError(await post('/data', { squatting: true }, { ...json, 'idempotency-key': key }), 400);
+      assert.equal((await t.app.store.listMessages({ limit: 500 })).items.length, before);
+      assert.equal(
+        (await post('/messages', { message: 'fine' }, { ...json, 'idempotency-key': 'my-transfer:1' })).statusCode,
+        201,
+      );
+    });
+
+    test('expired idempotency keys are purged in bounded batches, oldest first, and their keys are free again', async () => {
+      const fixture = await storeFixtures[engine]();
+      const { store } = fixture;
+      try {
+        await store.connect();
+        for (const n of [1, 2, 3])
+          await store.addMessage(`keyed ${n}`, new Date(), { key: `aging-${n}`, fingerprint: `f${n}` });
+        assert.equal(await store.purgeExpiredKeys(new Date(), 10), 0, 'a live key was purged');
+        await assert.rejects(
+          store.addMessage('other', new Date(), { key: 'aging-1', fingerprint: 'other' }),
+          /already used/,
+        );
+        const later = new Date(Date.now() + IDEMPOTENCY_TTL_MS + 1_000);
+        assert.equal(await store.purgeExpiredKeys(later, 2), 2, 'the batch bound was not kept');
+        assert.equal(await store.purgeExpiredKeys(later, 2), 1);
+        assert.equal(await store.purgeExpiredKeys(later, 2), 0);
+        const reused = await store.addMessage('reused', new Date(), { key: 'aging-1', fingerprint: 'other' });
+        assert.equal(reused.message, 'reused', 'a purged key still answered with its old item');
+      } finally {
+        await store.close();
+        await fixture.drop();
+      }
     });
 
     test('12 concurrent retries with one Idempotency-Key all get the first answer, and it is stored once', async () => {
@@ -148,6 +190,33 @@ describe('an error about the data is the client\'s, never "the database is unava
       await app.close();
     }
   });
+});
+
+test('the service purges expired idempotency keys as they age, not only when it connects (MySQL)', async () => {
+  const fixture = await storeFixtures.mysql();
+  const app = await buildApp({
+    config: loadConfig({ DB_ENGINE: 'mysql', ...UNTHROTTLED }),
+    store: fixture.store,
+    logger: false,
+    sweep: { everyMs: 50, batch: 100 },
+  });
+  let connection: mysql.Connection | undefined;
+  try {
+    await waitFor(async () => (await app.inject('/ready')).statusCode === 200, 'readiness');
+    connection = await mysql.createConnection({ ...MYSQL, database: fixture.env.MYSQL_DATABASE });
+    const sql = connection;
+    await sql.query("INSERT INTO idempotency_keys VALUES ('aged', ?, 1, ?)", [
+      'f'.repeat(64),
+      new Date(Date.now() - 1_000),
+    ]);
+    const left = async () =>
+      ((await sql.query('SELECT COUNT(*) AS n FROM idempotency_keys'))[0] as { n: number }[])[0]?.n;
+    await waitFor(async () => Number(await left()) === 0, 'the expired key to be purged', 3_000);
+  } finally {
+    await connection?.end();
+    await app.close();
+    await fixture.drop();
+  }
 });
 
 describe('cross-site posts', () => {

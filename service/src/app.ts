@@ -15,7 +15,7 @@ import { drainingPlugin } from './plugins/draining';
 import { errorsPlugin } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
 import { writeLimitPlugin } from './plugins/rate-limit';
-import { type RetryOptions, storePlugin } from './plugins/store';
+import { type RetryOptions, type SweepOptions, storePlugin } from './plugins/store';
 import { boardRoutes } from './routes/board';
 import { dataRoutes } from './routes/data';
 import { healthRoutes } from './routes/health';
@@ -32,6 +32,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Backoff of the background connection to the database. */
   retry?: RetryOptions;
+  /** The purge of expired idempotency keys. */
+  sweep?: SweepOptions;
   /** How long a client may take; tests shorten them. */
   timeouts?: ConnectionTimeouts;
 }
@@ -100,6 +102,7 @@ export async function buildApp({
   store,
   logger,
   retry,
+  sweep,
   timeouts = CONNECTION_TIMEOUTS,
 }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -146,7 +149,7 @@ export async function buildApp({
   app.addSchema(JsonValueSchema);
   await app.register(errorsPlugin);
   await app.register(metricsPlugin);
-  await app.register(storePlugin, { store: store ?? (await createStore(config)), retry });
+  await app.register(storePlugin, { store: store ?? (await createStore(config)), retry, sweep });
   await app.register(drainingPlugin);
   await app.register(writeLimitPlugin, { max: config.RATE_LIMIT_MAX, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS });
   await app.register(healthRoutes);

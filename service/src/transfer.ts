@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { MAX_MESSAGE_LENGTH } from './schemas';
-import { IdempotencyConflictError, type JsonObject, type Page, type PageQuery, type Store } from './stores/store';
+import {
+  IdempotencyConflictError,
+  type JsonObject,
+  type Page,
+  type PageQuery,
+  RESERVED_KEY_PREFIX,
+  type Store,
+} from './stores/store';
 import { assertMessageText, assertStorableDocument } from './validation';
 
 /** What the first line of an export file says: its format, where it came from and how many items follow. */
@@ -158,7 +165,7 @@ export async function merge(target: Store, items: TransferItem[]): Promise<Merge
       continue;
     }
     const fingerprint = digest(`${content}#${occurrence}`);
-    const idempotency = { key: `transfer:${fingerprint}`, fingerprint };
+    const idempotency = { key: `${RESERVED_KEY_PREFIX}${fingerprint}`, fingerprint };
     await again(() =>
       item.kind === 'message'
         ? target.addMessage(item.message, new Date(item.createdAt), idempotency)

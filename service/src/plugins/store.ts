@@ -29,12 +29,21 @@ export interface RetryOptions {
   maxDelayMs: number;
 }
 
+export interface SweepOptions {
+  /** How often expired idempotency keys are purged, from the first connection on. */
+  everyMs: number;
+  /** At most this many per sweep, so one sweep never holds the database for long. */
+  batch: number;
+}
+
 export interface StorePluginOptions {
   store: Store;
   retry?: RetryOptions;
+  sweep?: SweepOptions;
 }
 
 const DEFAULT_RETRY: RetryOptions = { initialDelayMs: 250, maxDelayMs: 5_000 };
+const DEFAULT_SWEEP: SweepOptions = { everyMs: 60_000, batch: 1_000 };
 
 type Operation = 'addMessage' | 'listMessages' | 'addDocument' | 'listDocuments';
 const OPERATIONS: Operation[] = ['addMessage', 'listMessages', 'addDocument', 'listDocuments'];
@@ -44,7 +53,7 @@ const OPERATIONS: Operation[] = ['addMessage', 'listMessages', 'addDocument', 'l
  * with bounded backoff; a failing database is logged once per change of cause, and once when it is back.
  */
 export const storePlugin = fp<StorePluginOptions>(
-  async (app, { store, retry = DEFAULT_RETRY }) => {
+  async (app, { store, retry = DEFAULT_RETRY, sweep = DEFAULT_SWEEP }) => {
     const stopped = new AbortController();
 
     function failed(error: unknown): StoreUnavailableError {
@@ -106,6 +115,17 @@ export const storePlugin = fp<StorePluginOptions>(
       },
     });
 
+    let sweeper: NodeJS.Timeout | undefined;
+    async function purgeExpiredKeys(): Promise<void> {
+      try {
+        const purged = await store.purgeExpiredKeys(new Date(), sweep.batch);
+        if (purged > 0) app.log.debug({ purged }, 'expired idempotency keys purged');
+      } catch (error) {
+        // A failing database shows in the requests' answers and /ready; the next sweep catches up.
+        app.log.debug({ reason: describe(error) }, 'expired idempotency keys not purged');
+      }
+    }
+
     async function connectWithRetry(): Promise<void> {
       let delay = retry.initialDelayMs;
       for (let attempt = 1; !stopped.signal.aborted; attempt++) {
@@ -114,6 +134,8 @@ export const storePlugin = fp<StorePluginOptions>(
           readiness.connected = true;
           readiness.failure = undefined;
           app.log.info({ engine: store.engine, attempt }, 'database connected');
+          void purgeExpiredKeys();
+          sweeper = setInterval(purgeExpiredKeys, sweep.everyMs).unref();
           return;
         } catch (error) {
           if (stopped.signal.aborted) return;
@@ -138,6 +160,7 @@ export const storePlugin = fp<StorePluginOptions>(
     });
     app.addHook('onClose', async () => {
       stopped.abort();
+      clearInterval(sweeper);
       await store.close();
     });
   },

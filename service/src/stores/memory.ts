@@ -56,6 +56,17 @@ export class MemoryStore implements Store {
     return readPage(newestFirst(this.documents), query, documentSize);
   }
 
+  async purgeExpiredKeys(now: Date, limit: number): Promise<number> {
+    let purged = 0;
+    for (const [key, { expiresAt }] of this.keys) {
+      if (purged === limit) break;
+      if (expiresAt >= now.getTime()) continue;
+      this.keys.delete(key);
+      purged++;
+    }
+    return purged;
+  }
+
   stats() {
     return { open: 0, idle: 0, queued: 0 };
   }

@@ -112,7 +112,8 @@ export class MongoStore implements Store {
   async connect(): Promise<void> {
     await this.client.connect();
     await this.messages.createIndex({ createdAt: -1 });
-    await this.keys.deleteMany({ expiresAt: { $lt: new Date() } });
+    // Not a TTL index: the FerretDB 1.x stand-in does not implement expireAfterSeconds; the service sweeps.
+    await this.keys.createIndex({ expiresAt: 1 });
   }
 
   async ping(): Promise<void> {
@@ -169,6 +170,22 @@ export class MongoStore implements Store {
 
   listDocuments(query: PageQuery): Promise<Page<StoredDocument>> {
     return readPage(this.newestFirst(this.documents, toDocument), query, documentSize);
+  }
+
+  async purgeExpiredKeys(now: Date, limit: number): Promise<number> {
+    const expired = { expiresAt: { $lt: now } };
+    const oldest = await this.keys
+      .find(expired, SERVER_MS)
+      .sort({ expiresAt: 1 })
+      .limit(limit)
+      .project({ _id: 1 })
+      .toArray();
+    if (oldest.length === 0) return 0;
+    const { deletedCount } = await this.keys.deleteMany(
+      { _id: { $in: oldest.map(({ _id }) => _id) }, ...expired },
+      SERVER_MS,
+    );
+    return deletedCount;
   }
 
   stats(): PoolStats {

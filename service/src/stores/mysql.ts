@@ -192,6 +192,17 @@ export class MysqlStore implements Store {
     return readPage(this.newestFirst('documents', toDocument), query, documentSize);
   }
 
+  async purgeExpiredKeys(now: Date, limit: number): Promise<number> {
+    // Bounded and by the expiry index, so a large backlog never holds locks for long.
+    const { affectedRows } = await this.withConnection(OPERATION_MS, (run) =>
+      run<ResultSetHeader>('DELETE FROM idempotency_keys WHERE expires_at < ? ORDER BY expires_at LIMIT ?', [
+        now,
+        String(limit),
+      ]),
+    );
+    return affectedRows;
+  }
+
   stats(): PoolStats {
     // mysql2 keeps no public counters; these are the pool's own lists.
     const internals = this.pool as unknown as {
@@ -283,7 +294,6 @@ export class MysqlStore implements Store {
   private async createTables(): Promise<void> {
     await this.withConnection(OPERATION_MS * 2, async (run) => {
       for (const statement of SCHEMA) await run(statement);
-      await run('DELETE FROM idempotency_keys WHERE expires_at < ?', [new Date()]);
     });
   }
 

@@ -42,6 +42,9 @@ export interface IdempotencyKey {
 /** How long a store remembers an idempotency key. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
+/** The start of the idempotency keys the service makes itself (the engine switch's copy); clients may not use it. */
+export const RESERVED_KEY_PREFIX = 'transfer:';
+
 /** Why the database failed, in the words the service shows users and logs. */
 export type Failure = 'credentials' | 'timeout' | 'unavailable';
 
@@ -58,6 +61,8 @@ export interface Store {
   listMessages(query: PageQuery): Promise<Page<Message>>;
   addDocument(document: JsonObject, idempotency?: IdempotencyKey): Promise<StoredDocument>;
   listDocuments(query: PageQuery): Promise<Page<StoredDocument>>;
+  /** Forgets at most `limit` idempotency keys that expired before `now`, oldest first; returns how many. */
+  purgeExpiredKeys(now: Date, limit: number): Promise<number>;
   /** Which kind of failure a driver error is. */
   classify(error: unknown): Failure;
   /** When the driver or server refused the data itself (not the database failing): the problem in words. */
