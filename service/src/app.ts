@@ -23,6 +23,7 @@ import { messageRoutes } from './routes/messages';
 import { JsonValueSchema, MAX_BODY_KIB } from './schemas';
 import { createStore } from './stores';
 import type { Store } from './stores/store';
+import { bodyValidator } from './validation';
 
 export interface AppOptions {
   config: Config;
@@ -69,15 +70,10 @@ const BODY_LIMIT = MAX_BODY_KIB * 1024;
 const PUBLIC_ROOT = join(__dirname, '..', 'public');
 
 /**
- * Bodies are validated as sent (a number is not a message, a field the schema does not name is refused);
- * query strings and params are text, so `?limit=10` is coerced to a number. Defaults fill in what was left out.
+ * Bodies are validated as sent (see `bodyValidator`); query strings and params are text, so `?limit=10` is
+ * coerced to a number. Defaults fill in what was left out.
  */
-const validators = {
-  body: new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false }).addSchema(
-    JsonValueSchema,
-  ),
-  text: new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false }),
-};
+const textValidator = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false });
 
 /**
  * One log line per request when it completes: `info`, or `warn` for a 5xx (an outage's cause is logged
@@ -141,7 +137,7 @@ export async function buildApp({
   // and document them; test/routes.test.ts holds every answer to its schema, field for field.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? validators.body : validators.text).compile(schema),
+    (httpPart === 'body' ? bodyValidator : textValidator).compile(schema),
   );
   // Only JSON (and, for the form, urlencoded) bodies are understood; anything else is a 415.
   app.removeContentTypeParser('text/plain');

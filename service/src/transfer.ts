@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
-import { MAX_MESSAGE_LENGTH } from './schemas';
 import {
   IdempotencyConflictError,
   type JsonObject,
   type Page,
   type PageQuery,
   RESERVED_KEY_PREFIX,
+  STORABLE_TIMES,
   type Store,
 } from './stores/store';
-import { assertMessageText, assertStorableDocument } from './validation';
+import { documentRefusal, messageRefusal } from './validation';
 
 /** What the first line of an export file says: its format, where it came from and how many items follow. */
 export interface ExportHeader {
@@ -113,30 +113,25 @@ function toItem(value: unknown, line: number): TransferItem {
   const id = typeof item.id === 'string' ? item.id : fail('id must be a string');
   if (item.kind === 'message') {
     const { message, createdAt } = item;
-    if (typeof message !== 'string' || [...message].length > MAX_MESSAGE_LENGTH) {
-      fail(`message must be a string of 1 to ${MAX_MESSAGE_LENGTH} characters`);
-    }
-    checked(() => assertMessageText(message as string), fail);
+    const refused = messageRefusal(message);
+    if (refused) fail(refused);
     if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt))) fail('createdAt must be a time');
-    if (new Date(createdAt as string).toISOString() !== createdAt) {
-      fail(`createdAt must be written as ${new Date(createdAt as string).toISOString()}`);
+    const time = new Date(createdAt as string);
+    if (time.toISOString() !== createdAt) fail(`createdAt must be written as ${time.toISOString()}`);
+    if (time < STORABLE_TIMES.from || time > STORABLE_TIMES.to) {
+      fail(
+        `createdAt must be between ${STORABLE_TIMES.from.toISOString()} and ${STORABLE_TIMES.to.toISOString()}, the times both databases store`,
+      );
     }
     return { kind: 'message', id, message: message as string, createdAt: createdAt as string };
   }
   if (item.kind === 'document') {
     const document = isObject(item.document) ? item.document : fail('document must be a JSON object');
-    checked(() => assertStorableDocument(document), fail);
+    const refused = documentRefusal(document);
+    if (refused) fail(refused);
     return { kind: 'document', id, document };
   }
   return fail('kind must be "message" or "document"');
-}
-
-function checked(check: () => void, fail: (problem: string) => never): void {
-  try {
-    check();
-  } catch (error) {
-    fail((error as Error).message);
-  }
 }
 
 function isObject(value: unknown): value is JsonObject {

@@ -1,7 +1,16 @@
+import Ajv from 'ajv';
 import type { preValidationHookHandler } from 'fastify';
 import { badRequest } from './plugins/errors';
-import { MAX_DOCUMENT_DEPTH, NOT_BLANK } from './schemas';
+import { JsonValueSchema, MAX_DOCUMENT_DEPTH, NewDocumentSchema, NewMessageSchema, NOT_BLANK } from './schemas';
 import type { JsonObject } from './stores/store';
+
+/** Bodies are validated as sent: a number is not a message, a field the schema does not name is refused. */
+export const bodyValidator = new Ajv({
+  coerceTypes: false,
+  useDefaults: true,
+  removeAdditional: false,
+  allErrors: false,
+}).addSchema(JsonValueSchema);
 
 /** JSON can carry half a UTF-16 pair (`"\ud800"`), which no database stores: both would put U+FFFD in its place. */
 const MALFORMED_UNICODE = (what: string) =>
@@ -42,15 +51,45 @@ export const checkDocument: preValidationHookHandler = (request, _reply, done) =
   done(problem ? badRequest(problem) : undefined);
 };
 
-/** The same rules for what the data command reads from a file, as errors to throw. */
-export function assertMessageText(text: string): void {
-  if (!notBlank.test(text)) throw badRequest('message must not be empty or only white space', EMPTY_MESSAGE);
-  if (!text.isWellFormed()) throw badRequest(MALFORMED_UNICODE('message'));
+const messageSchema = bodyValidator.compile(NewMessageSchema);
+const documentSchema = bodyValidator.compile(NewDocumentSchema);
+
+/**
+ * Exactly what POST /messages checks (its hook, then its schema), for what the data command reads from a
+ * file: the problem in words, or undefined.
+ */
+export function messageRefusal(text: unknown): string | undefined {
+  if (typeof text === 'string' && !notBlank.test(text)) return 'message must not be empty or only white space';
+  if (typeof text === 'string' && !text.isWellFormed()) return MALFORMED_UNICODE('message');
+  return schemaProblem(messageSchema, { message: text }, '');
 }
 
-export function assertStorableDocument(document: JsonObject): void {
-  const problem = documentProblem(document);
-  if (problem) throw badRequest(problem);
+/**
+ * Exactly what POST /data checks (its hook, then its schema, which also refuses what the JSON parser refuses:
+ * "__proto__" keys and a "constructor" holding a "prototype").
+ */
+export function documentRefusal(document: JsonObject): string | undefined {
+  return documentProblem(document) ?? schemaProblem(documentSchema, document, 'document');
+}
+
+function schemaProblem(
+  validate: ReturnType<typeof bodyValidator.compile>,
+  value: unknown,
+  what: string,
+): string | undefined {
+  if (validate(value)) return undefined;
+  const errors = validate.errors ?? [];
+  // Of the reasons each branch of JsonValue's anyOf gives, the key's or the poisoning's is the one that matters.
+  const error =
+    errors.find((error) => error.propertyName !== undefined) ??
+    errors.find((error) => error.keyword === 'not') ??
+    errors[0];
+  if (!error) return `${what} is refused`;
+  if (error.propertyName !== undefined) return `key ${JSON.stringify(error.propertyName)} ${error.message}`;
+  const where = `${what}${error.instancePath}`.replace(/^\//, '');
+  if (error.keyword === 'not')
+    return `${where} holds a "constructor" with a "prototype", which the JSON parser refuses`;
+  return `${where} ${error.message}`;
 }
 
 function documentProblem(document: object): string | undefined {

@@ -42,6 +42,9 @@ export interface IdempotencyKey {
 /** How long a store remembers an idempotency key. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
+/** The times every engine stores: MySQL's DATETIME range (MongoDB's is wider). */
+export const STORABLE_TIMES = { from: new Date('1000-01-01T00:00:00.000Z'), to: new Date('9999-12-31T23:59:59.999Z') };
+
 /** The start of the idempotency keys the service makes itself (the engine switch's copy); clients may not use it. */
 export const RESERVED_KEY_PREFIX = 'transfer:';
 
