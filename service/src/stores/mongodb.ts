@@ -100,6 +100,9 @@ export class MongoStore implements Store {
       connectTimeoutMS: 2_000,
       waitQueueTimeoutMS: CHECKOUT_MS,
       socketTimeoutMS: SOCKET_MS,
+      // A write is answered only once it is in the journal: a standalone server otherwise journals every
+      // 100 ms, and a crash loses writes already answered 201.
+      writeConcern: { w: 1, journal: true },
       appName: 'two-tier',
     });
     this.trackPool();
