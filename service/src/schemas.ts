@@ -109,7 +109,14 @@ function engineSchemas(engine: DbEngine) {
       { additionalProperties: true, $id: 'Document', description: 'The JSON object as it was posted, with its id' },
     ),
     PageQuery: Type.Object({
-      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'Items on this page' })),
+      limit: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: 500,
+          default: 50,
+          description: 'Items on this page, at most: a page also stops at 1 MiB of JSON (the Link header leads on)',
+        }),
+      ),
       before: Type.Optional(id('Only items older than this one (the Link header of the previous page names it)')),
     }),
   };
@@ -133,7 +140,7 @@ export const storeErrors = {
     'The request breaks this document (a parameter, header or body it refuses), or the database refused a value in it (the message says which problem): nothing was written',
   ),
   503: errorResponse(
-    'The database failed or did not answer in time; a write that timed out may have been applied (a retry with the same Idempotency-Key stores it once)',
+    'The database failed or did not answer in time, or (a read) this pod is reading as many pages as it takes at once; a write that timed out may have been applied (a retry with the same Idempotency-Key stores it once)',
     { 'retry-after': Type.Integer({ minimum: 0, description: 'Seconds to wait before retrying' }) },
   ),
 };

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin';
 import { Gauge } from 'prom-client';
 import type { Store } from '../stores/store';
 import { IdempotencyConflictError, StoreUnavailableError } from '../stores/store';
-import { badRequest } from './errors';
+import { BusyError, badRequest } from './errors';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,7 +40,12 @@ export interface StorePluginOptions {
   store: Store;
   retry?: RetryOptions;
   sweep?: SweepOptions;
+  /** Pages read at once in this process; more are refused with a 503 (each may hold a few MiB). */
+  pageReads?: number;
 }
+
+/** Pages read at once per process: with pages of at most 1 MiB, a few tens of MiB of a 160 MiB heap. */
+export const PAGE_READS = 8;
 
 const DEFAULT_RETRY: RetryOptions = { initialDelayMs: 250, maxDelayMs: 5_000 };
 const DEFAULT_SWEEP: SweepOptions = { everyMs: 60_000, batch: 1_000 };
@@ -53,7 +58,7 @@ const OPERATIONS: Operation[] = ['addMessage', 'listMessages', 'addDocument', 'l
  * with bounded backoff; a failing database is logged once per change of cause, and once when it is back.
  */
 export const storePlugin = fp<StorePluginOptions>(
-  async (app, { store, retry = DEFAULT_RETRY, sweep = DEFAULT_SWEEP }) => {
+  async (app, { store, retry = DEFAULT_RETRY, sweep = DEFAULT_SWEEP, pageReads = PAGE_READS }) => {
     const stopped = new AbortController();
 
     function failed(error: unknown): StoreUnavailableError {
@@ -93,12 +98,23 @@ export const storePlugin = fp<StorePluginOptions>(
       check: () => guard(() => store.ping()),
     };
 
+    let reading = 0;
     const guarded = Object.create(store) as Store;
     for (const operation of OPERATIONS) {
       const original = store[operation].bind(store) as (...args: unknown[]) => Promise<unknown>;
-      guarded[operation] = ((...args: unknown[]) => {
-        if (!readiness.connected) return Promise.reject(readiness.failure ?? new StoreUnavailableError());
-        return guard(() => original(...args), operation);
+      const isPageRead = operation === 'listMessages' || operation === 'listDocuments';
+      guarded[operation] = (async (...args: unknown[]) => {
+        if (!readiness.connected) throw readiness.failure ?? new StoreUnavailableError();
+        if (!isPageRead) return guard(() => original(...args), operation);
+        if (reading >= pageReads) {
+          throw new BusyError(`${pageReads} page reads are under way in this process, its most; retry shortly`);
+        }
+        reading++;
+        try {
+          return await guard(() => original(...args), operation);
+        } finally {
+          reading--;
+        }
       }) as never;
     }
 

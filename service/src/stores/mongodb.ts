@@ -7,7 +7,9 @@ import {
   MongoServerError,
   ObjectId,
 } from 'mongodb';
+import { MAX_BODY_KIB, MAX_MESSAGE_LENGTH } from '../schemas';
 import type {
+  BatchFetch,
   Failure,
   IdempotencyKey,
   JsonObject,
@@ -55,6 +57,9 @@ const PING_MS = 1_500;
 const DUPLICATE_KEY = 11000;
 const AUTHENTICATION_FAILED = 18;
 const MAX_TIME_EXPIRED = 50;
+/** The largest item each collection holds, in BSON bytes: a message of 4-byte characters, a whole body. */
+const LARGEST_MESSAGE = MAX_MESSAGE_LENGTH * 4 + 64;
+const LARGEST_DOCUMENT = MAX_BODY_KIB * 1024;
 /** The server's codes for a document it will not store: a bad value, a document too large. */
 const REFUSED_DOCUMENT = new Set([2, 10334, 17419, 17420]);
 const TIMED_OUT = new Set(['MongoOperationTimeoutError', 'MongoNetworkTimeoutError', 'MongoWaitQueueTimeoutError']);
@@ -163,7 +168,7 @@ export class MongoStore implements Store {
   }
 
   listMessages(query: PageQuery): Promise<Page<Message>> {
-    return readPage(this.newestFirst(this.messages, toMessage), query, messageSize);
+    return readPage(this.newestFirst(this.messages, toMessage, LARGEST_MESSAGE), query, messageSize);
   }
 
   async addDocument(document: JsonObject, idempotency?: IdempotencyKey): Promise<StoredDocument> {
@@ -172,7 +177,7 @@ export class MongoStore implements Store {
   }
 
   listDocuments(query: PageQuery): Promise<Page<StoredDocument>> {
-    return readPage(this.newestFirst(this.documents, toDocument), query, documentSize);
+    return readPage(this.newestFirst(this.documents, toDocument, LARGEST_DOCUMENT), query, documentSize);
   }
 
   async purgeExpiredKeys(now: Date, limit: number): Promise<number> {
@@ -249,15 +254,36 @@ export class MongoStore implements Store {
     return first.itemId;
   }
 
-  private newestFirst<T extends Document, Item>(collection: Collection<T>, toItem: (row: T) => Item) {
-    return async (before: string | undefined, count: number): Promise<Item[]> => {
+  /**
+   * Reads in batches no larger than the budget holds of the largest items, and stops once the budget is
+   * spent, so a page of large items reads little more than its bytes.
+   */
+  private newestFirst<T extends Document, Item>(
+    collection: Collection<T>,
+    toItem: (row: T) => Item,
+    largest: number,
+  ): BatchFetch<Item> {
+    return async (before, count, budget) => {
       const filter = before === undefined ? {} : { _id: { $lt: new ObjectId(before) } };
-      const rows = await collection
+      const cursor = collection
         .find(filter as never, SERVER_MS)
         .sort({ _id: -1 })
         .limit(count)
-        .toArray();
-      return (rows as T[]).map(toItem);
+        .batchSize(Math.min(count, Math.floor(Math.max(0, budget) / largest) + 1));
+      const rows: Item[] = [];
+      let bytes = 0;
+      try {
+        while (rows.length === 0 || bytes < budget) {
+          const row = (await cursor.next()) as T | null;
+          if (row === null) return { rows, cut: false };
+          bytes += BSON.calculateObjectSize(row);
+          rows.push(toItem(row));
+        }
+        // Spent: older items exist when the driver holds some or the server kept the cursor open.
+        return { rows, cut: rows.length < count && (cursor.bufferedCount() > 0 || !(cursor.id?.isZero() ?? true)) };
+      } finally {
+        await cursor.close();
+      }
     };
   }
 

@@ -6,6 +6,7 @@ import mysql, {
   type RowDataPacket,
 } from 'mysql2';
 import type {
+  BatchFetch,
   Failure,
   IdempotencyKey,
   JsonObject,
@@ -80,22 +81,31 @@ const SCHEMA = [
 ];
 
 /** Each table's statements, written once: operations reuse the same text, which mysql2 prepares once per connection. */
-function statements(table: Table, selected: string, inserted: string) {
+function statements(table: Table, selected: string, inserted: string, stored: string) {
+  // The newest rows (LIMIT first, so the window runs over those alone) up to a byte budget: the rows past
+  // it never leave the server; `total` says how many the LIMIT found.
+  const upToBudget = (where: string) =>
+    `SELECT ${selected}, total FROM (
+       SELECT ${selected}, SUM(LENGTH(${stored})) OVER (ORDER BY id DESC) - LENGTH(${stored}) AS bytes_before, COUNT(*) OVER () AS total
+       FROM (SELECT ${selected} FROM ${table} ${where} ORDER BY id DESC LIMIT ?) AS newest
+     ) AS sized WHERE bytes_before < ? ORDER BY id DESC`;
   return {
     insert: `INSERT INTO ${table} (${inserted}) VALUES (?, ?)`,
     byId: `SELECT ${selected} FROM ${table} WHERE id = ?`,
-    newest: `SELECT ${selected} FROM ${table} ORDER BY id DESC LIMIT ?`,
-    olderThan: `SELECT ${selected} FROM ${table} WHERE id < ? ORDER BY id DESC LIMIT ?`,
+    newest: upToBudget(''),
+    olderThan: upToBudget('WHERE id < ?'),
   };
 }
 
 const STATEMENTS: Record<Table, ReturnType<typeof statements>> = {
-  messages: statements('messages', 'id, message, created_at', 'message, created_at'),
-  documents: statements('documents', 'id, body', 'body, created_at'),
+  messages: statements('messages', 'id, message, created_at', 'message, created_at', 'message'),
+  documents: statements('documents', 'id, body', 'body, created_at', 'body'),
 };
 
 interface ItemRow extends RowDataPacket {
   id: string;
+  /** Rows the page's LIMIT found, of which those within the byte budget were sent. */
+  total?: string;
   message?: string;
   created_at?: Date;
   body?: string;
@@ -279,15 +289,15 @@ export class MysqlStore implements Store {
     return row;
   }
 
-  private newestFirst<T>(table: Table, toItem: (row: ItemRow) => T) {
-    return async (before: string | undefined, count: number): Promise<T[]> => {
+  private newestFirst<T>(table: Table, toItem: (row: ItemRow) => T): BatchFetch<T> {
+    return async (before, count, budget) => {
       // LIMIT goes as a string: MySQL 8's prepared statements refuse a numeric LIMIT parameter.
       const rows = await this.withConnection(OPERATION_MS, (run) =>
         before === undefined
-          ? run<ItemRow[]>(STATEMENTS[table].newest, [String(count)])
-          : run<ItemRow[]>(STATEMENTS[table].olderThan, [before, String(count)]),
+          ? run<ItemRow[]>(STATEMENTS[table].newest, [String(count), budget])
+          : run<ItemRow[]>(STATEMENTS[table].olderThan, [before, String(count), budget]),
       );
-      return rows.map(toItem);
+      return { rows: rows.map(toItem), cut: rows.length < Number(rows[0]?.total ?? 0) };
     };
   }
 
@@ -321,12 +331,25 @@ export class MysqlStore implements Store {
       new Promise<R>((resolve, reject) => {
         if (broken) return reject(new Error('the connection was given up after an error'));
         const timeout = Math.max(1, deadline - Date.now());
+        let settled = false;
         const done = (error: Error | null, result: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(late);
           if (!error) return resolve(result as R);
           if ((error as { code?: string }).code === 'PROTOCOL_SEQUENCE_TIMEOUT' || (error as { fatal?: boolean }).fatal)
             broken = true;
           reject(error);
         };
+        // mysql2 times a statement's execution only, not its PREPARE on a connection new to it: this covers both.
+        const late = setTimeout(
+          () =>
+            done(
+              Object.assign(new Error(`no answer within ${timeout} ms`), { code: 'PROTOCOL_SEQUENCE_TIMEOUT' }),
+              null,
+            ),
+          timeout + 10,
+        );
         // Statements with parameters are prepared once per connection; transaction control cannot be.
         if (values) connection.execute({ sql, values, timeout }, done);
         else connection.query({ sql, timeout }, done);
