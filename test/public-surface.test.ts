@@ -8,7 +8,7 @@ import { loadConfig } from '../service/src/config';
 import { MemoryStore } from '../service/src/stores/memory';
 import { MongoStore } from '../service/src/stores/mongodb';
 import { MysqlStore } from '../service/src/stores/mysql';
-import { IDEMPOTENCY_TTL_MS } from '../service/src/stores/store';
+import { IDEMPOTENCY_TTL_MS, type Store } from '../service/src/stores/store';
 import { assertClientError, scrape, startApp, type TestApp, waitFor } from './support/app';
 import { UNTHROTTLED } from './support/server-process';
 import { ENGINES, MYSQL, stopFerretdb, storeFixtures, unavailable } from './support/stores';
@@ -174,7 +174,7 @@ describe('an error about the data is the client\'s, never "the database is unava
   });
 
   test('a write the store reports as refused data answers 400 with its words; the database stays ready and uncounted', async () => {
-    const store = new MemoryStore();
+    const store: Store = new MemoryStore();
     const refusedData = new Error('refused by the driver');
     store.addDocument = () => Promise.reject(refusedData);
     store.refusal = (error) =>

@@ -28,7 +28,8 @@ describe('MongoDB store', { skip: unavailable('mongodb') }, () => {
     const fixture = await storeFixtures.mongodb();
     const store = fixture.store as MongoStore;
     const client = clientOf(store);
-    client.monitorCommands = true;
+    // A setter the driver has and its types do not declare; the pool is opened after this, at connect().
+    (client as unknown as { monitorCommands: boolean }).monitorCommands = true;
     const writes: CommandStartedEvent[] = [];
     client.on('commandStarted', (event) => {
       if (['insert', 'update', 'delete', 'findAndModify', 'createIndexes'].includes(event.commandName))

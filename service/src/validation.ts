@@ -12,6 +12,10 @@ export const bodyValidator = new Ajv({
   allErrors: false,
 }).addSchema(JsonValueSchema);
 
+/** Half of a UTF-16 surrogate pair: with the u flag a whole pair is one code point, never this category. */
+const LONE_SURROGATE = /\p{Cs}/u;
+const wellFormed = (text: string) => !LONE_SURROGATE.test(text);
+
 /** JSON can carry half a UTF-16 pair (`"\ud800"`), which no database stores: both would put U+FFFD in its place. */
 const MALFORMED_UNICODE = (what: string) =>
   `${what} is not valid Unicode: it holds half of a UTF-16 surrogate pair (a lone \\uD800-\\uDFFF escape)`;
@@ -36,7 +40,7 @@ export function checkMessageText(...fields: string[]): preValidationHookHandler 
     if (typeof text === 'string' && text !== '' && !notBlank.test(text)) {
       return done(badRequest('message must not be empty or only white space', EMPTY_MESSAGE));
     }
-    done(typeof text === 'string' && !text.isWellFormed() ? badRequest(MALFORMED_UNICODE('message')) : undefined);
+    done(typeof text === 'string' && !wellFormed(text) ? badRequest(MALFORMED_UNICODE('message')) : undefined);
   };
 }
 
@@ -60,7 +64,7 @@ const documentSchema = bodyValidator.compile(NewDocumentSchema);
  */
 export function messageRefusal(text: unknown): string | undefined {
   if (typeof text === 'string' && !notBlank.test(text)) return 'message must not be empty or only white space';
-  if (typeof text === 'string' && !text.isWellFormed()) return MALFORMED_UNICODE('message');
+  if (typeof text === 'string' && !wellFormed(text)) return MALFORMED_UNICODE('message');
   return schemaProblem(messageSchema, { message: text }, '');
 }
 
@@ -100,7 +104,7 @@ function documentProblem(document: object): string | undefined {
 }
 
 function findProblem(value: unknown, depth: number): string | undefined {
-  if (typeof value === 'string') return value.isWellFormed() ? undefined : MALFORMED_UNICODE('a string');
+  if (typeof value === 'string') return wellFormed(value) ? undefined : MALFORMED_UNICODE('a string');
   if (value === null || typeof value !== 'object') return undefined;
   if (depth > MAX_DOCUMENT_DEPTH) return `documents may nest at most ${MAX_DOCUMENT_DEPTH} levels`;
   if (Array.isArray(value)) {
@@ -114,7 +118,7 @@ function findProblem(value: unknown, depth: number): string | undefined {
     if (key.startsWith('$')) return `key ${JSON.stringify(key)} must not start with "$"`;
     if (key.includes('.')) return `key ${JSON.stringify(key)} must not contain "."`;
     if (key.includes('\u0000')) return `key ${JSON.stringify(key)} must not contain a NUL character`;
-    if (!key.isWellFormed()) return MALFORMED_UNICODE('a key');
+    if (!wellFormed(key)) return MALFORMED_UNICODE('a key');
     if (key === '_bsontype') return 'key "_bsontype" is reserved: MongoDB\'s driver reads it as a BSON type';
     const problem = findProblem(child, depth + 1);
     if (problem) return problem;
