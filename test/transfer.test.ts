@@ -12,12 +12,24 @@ import { loadConfig } from '../service/src/config';
 import { runDataCommand, storeConfig } from '../service/src/data';
 import { MemoryStore } from '../service/src/stores/memory';
 import type { Store } from '../service/src/stores/store';
-import { merge, parse, readAll, serialize, TransferFileError, type TransferItem } from '../service/src/transfer';
+import {
+  itemsOf,
+  merge,
+  parse,
+  readAll,
+  serialize,
+  TransferFileError,
+  type TransferItem,
+} from '../service/src/transfer';
 import { freePort } from './support/ports';
 import { REPO, UNTHROTTLED } from './support/server-process';
 import { describeMongo, MYSQL, type StoreFixture, stopFerretdb, storeFixtures, unavailable } from './support/stores';
 
 const T0 = Date.parse('2026-03-01T08:00:00.000Z');
+/** More than the init container's heap would hold twice over were the copy kept in memory. */
+const COPY_DOCUMENTS = 1_200;
+const COPY_DOCUMENT_CHARS = 50_000;
+const COPY_HEAP_GROWTH_MIB = 40;
 
 /** What a user would notice of a store: its messages and documents, in order, with their times; ids aside. */
 async function contents(store: Store) {
@@ -339,6 +351,27 @@ describe('the data command against MariaDB', () => {
       await fixture.store.close();
       await fixture.drop();
     }
+  });
+
+  test(`a copy of ${COPY_DOCUMENTS} documents of ${COPY_DOCUMENT_CHARS / 1000} kB (MariaDB to MariaDB) holds a page at a time: the heap grows by less than ${COPY_HEAP_GROWTH_MIB} MiB`, async (context) => {
+    const [source, target] = [await mysql(), await mysql()];
+    await Promise.all([source.store.connect(), target.store.connect()]);
+    const blob = 'c'.repeat(COPY_DOCUMENT_CHARS);
+    for (let n = 0; n < COPY_DOCUMENTS; n++) await source.store.addDocument({ n, blob });
+    await target.store.addDocument({ n: 0, blob });
+    const baseline = process.memoryUsage().heapUsed;
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().heapUsed);
+    }, 2);
+    const report = await merge(target.store, itemsOf(source.store));
+    clearInterval(sampler);
+    const growth = (peak - baseline) / 2 ** 20;
+    context.diagnostic(
+      `heap growth ${growth.toFixed(1)} MiB for ${((COPY_DOCUMENTS * COPY_DOCUMENT_CHARS) / 2 ** 20).toFixed(0)} MiB copied`,
+    );
+    assert.deepEqual(report.documents, { added: COPY_DOCUMENTS - 1, present: 1 });
+    assert.ok(growth < COPY_HEAP_GROWTH_MIB, `the copy grew the heap by ${growth.toFixed(1)} MiB`);
   });
 
   test('export to standard output and import from standard input, as `kubectl exec` would pipe them', async () => {

@@ -39,24 +39,33 @@ const WRITE_ATTEMPTS = 5;
 
 /** Every message, then every document, each kind oldest first: the order ids were given in. */
 export async function readAll(store: Store): Promise<TransferItem[]> {
-  const messages = await oldestFirst((query) => store.listMessages(query));
-  const documents = await oldestFirst((query) => store.listDocuments(query));
-  return [
-    ...messages.map(({ id, message, createdAt }) => ({ kind: 'message' as const, id, message, createdAt })),
-    ...documents.map(({ id, ...document }) => ({ kind: 'document' as const, id, document })),
-  ];
+  const all: TransferItem[] = [];
+  for await (const item of itemsOf(store)) all.push(item);
+  return all;
 }
 
-async function oldestFirst<T extends { id: string }>(list: (query: PageQuery) => Promise<Page<T>>): Promise<T[]> {
-  const items: T[] = [];
+/** The same items one page at a time, so a copy holds one page of either database, never all of it. */
+export async function* itemsOf(store: Store): AsyncGenerator<TransferItem> {
+  for await (const { id, message, createdAt } of oldestFirst((query) => store.listMessages(query))) {
+    yield { kind: 'message', id, message, createdAt };
+  }
+  for await (const { id, ...document } of oldestFirst((query) => store.listDocuments(query))) {
+    yield { kind: 'document', id, document };
+  }
+}
+
+/** Pages come newest first: one walk notes where each page starts, the next reads them again from the oldest. */
+async function* oldestFirst<T extends { id: string }>(list: (query: PageQuery) => Promise<Page<T>>): AsyncGenerator<T> {
+  const starts: (string | undefined)[] = [];
   let before: string | undefined;
   for (;;) {
+    starts.push(before);
     const page = await list({ limit: PAGE, before });
-    items.push(...page.items);
     const last = page.items.at(-1);
-    if (!page.hasMore || !last) return items.reverse();
+    if (!page.hasMore || !last) break;
     before = last.id;
   }
+  for (const start of starts.reverse()) yield* (await list({ limit: PAGE, before: start })).items.reverse();
 }
 
 /** The export file: a header line, then one JSON line per item. */
@@ -145,12 +154,16 @@ function isObject(value: unknown): value is JsonObject {
  * what was copied, writes nothing. Each write carries an idempotency key made of the content and its
  * occurrence, so two copies running at once write an item once.
  */
-export async function merge(target: Store, items: TransferItem[]): Promise<MergeReport> {
+export async function merge(
+  target: Store,
+  items: Iterable<TransferItem> | AsyncIterable<TransferItem>,
+): Promise<MergeReport> {
+  // What the target holds, as a digest per item: never its content.
   const held = new Map<string, number>();
-  for (const item of await readAll(target)) held.set(identity(item), (held.get(identity(item)) ?? 0) + 1);
+  for await (const item of itemsOf(target)) held.set(identity(item), (held.get(identity(item)) ?? 0) + 1);
   const seen = new Map<string, number>();
   const report: MergeReport = { messages: { added: 0, present: 0 }, documents: { added: 0, present: 0 } };
-  for (const item of items) {
+  for await (const item of items) {
     const content = identity(item);
     const occurrence = (seen.get(content) ?? 0) + 1;
     seen.set(content, occurrence);
