@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -87,6 +88,30 @@ describe('the message board in Chromium', { skip: missing }, () => {
     await Promise.all([page.waitForURL(`${server.url}/`), page.click('button[type=submit]')]);
     assert.equal((await messages(page))[0], 'posted without javascript');
     assert.deepEqual(seen.foreignRequests, []);
+  });
+
+  test("another site's page cannot make its visitor post; the board's own page still can", async () => {
+    // localhost and 127.0.0.1 are different sites to the browser: the form below is a cross-site post.
+    const attacker: Server = createServer((_request, response) => {
+      response.setHeader('content-type', 'text/html');
+      response.end(
+        `<form method="post" action="${server.url}/submit"><input name="new_message" value="forged by another site"></form><script>document.forms[0].submit()</script>`,
+      );
+    });
+    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
+    try {
+      const { page } = await watchedPage(browser, server.url);
+      const answered = page.waitForResponse(`${server.url}/submit`);
+      await page.goto(`http://localhost:${(attacker.address() as { port: number }).port}/`);
+      assert.equal((await answered).status(), 403, 'the cross-site form post was not refused');
+      await page.goto(server.url);
+      assert.ok(!(await messages(page)).includes('forged by another site'), 'the forged message is on the board');
+      await page.fill('#new_message', 'posted from the board itself');
+      await page.click('button[type=submit]');
+      await page.locator('#messages li .text', { hasText: 'posted from the board itself' }).waitFor();
+    } finally {
+      attacker.close();
+    }
   });
 
   test('a rejected post shows why, and keeps the text in the box', async () => {

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../service/src/app';
 import { loadConfig } from '../service/src/config';
 import { MysqlStore } from '../service/src/stores/mysql';
-import { scrape, waitFor } from './support/app';
+import { clusterReadiness, scrape, waitFor } from './support/app';
 import { LogCapture } from './support/log-capture';
 import { MariadbInstance } from './support/mariadb-instance';
 
@@ -118,17 +118,29 @@ test('credentials refused: /ready and the page say so, one warn line per request
     retry: { initialDelayMs: 50, maxDelayMs: 400 },
   });
   try {
-    const reason = 'the database refused the credentials for user app';
+    const reason = "the database refused the service's credentials";
     await waitFor(() => refusedLogs.messages('database failing').length > 0, 'the first refusal');
     const ready = await refused.inject('/ready');
     assert.equal(ready.statusCode, 503);
-    assert.equal(ready.json().reason, reason);
+    assert.deepEqual(
+      ready.json(),
+      { status: 'connecting to the database' },
+      'the public /ready tells more than the status',
+    );
+    const detail = await clusterReadiness(refused);
+    assert.equal(detail.statusCode, 503);
+    assert.equal(detail.json().reason, reason);
+    assert.equal(detail.json().user, 'app', 'the metrics port does not say which user was refused');
+    assert.equal(refusedLogs.messages('database failing')[0]?.user, 'app');
     // What to do, where operators look: the password changed on one side only, or a first boot cut short.
-    assert.match(ready.json().action, /change it in the database first, then pulumi config set --secret dbPassword/);
-    assert.match(ready.json().action, /the database pod's log says whether its first boot was interrupted/);
+    for (const action of [detail.json().action, refusedLogs.messages('database failing')[0]?.action as string]) {
+      assert.match(action, /change it in the database first, then pulumi config set --secret dbPassword/);
+      assert.match(action, /the database pod's log says whether its first boot was interrupted/);
+    }
     const page = await refused.inject('/');
     assert.equal(page.statusCode, 503);
-    assert.match(page.body, /The database refused the credentials for user app\./);
+    assert.match(page.body, /The database refused the service(&#39;|')s credentials\./);
+    assert.doesNotMatch(page.body, /user app/, "the public page names the database's user");
     assert.doesNotMatch(page.body, /try again shortly/);
     const requests = 5;
     for (let i = 0; i < requests; i++) assert.equal((await postTo(refused, `refused ${i}`)).statusCode, 503);

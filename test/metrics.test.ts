@@ -14,6 +14,10 @@ test('GET /metrics answers on METRICS_PORT only: the public port, which the load
     assert.match(scrape.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     assert.match(await scrape.text(), /http_requests_total\{method="GET",route="\/messages",status_code="200"\} 1/);
     assert.equal((await fetch(`${server.metricsUrl}/messages`)).status, 404, 'the metrics port serves the API');
+    assert.deepEqual(await (await fetch(`${server.url}/ready`)).json(), { status: 'ready' });
+    const detail = await fetch(`${server.metricsUrl}/ready`);
+    assert.equal(detail.status, 200);
+    assert.deepEqual(await detail.json(), { status: 'ready', engine: 'memory' }, 'the metrics port hides the detail');
     const announced = server.logs.find((line) => line.msg === `Server listening at ${server.metricsUrl}`);
     assert.equal(announced?.listener, 'metrics', 'the log does not say which listener is the metrics one');
   } finally {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { assertClientError, scrape, startApp, type TestApp } from './support/app';
+import { assertClientError, clusterReadiness, scrape, startApp, type TestApp } from './support/app';
 import { responseSchemas } from './support/openapi';
 import { ENGINES, stopFerretdb, unavailable } from './support/stores';
 
@@ -40,11 +40,14 @@ for (const engine of ENGINES) {
       assert.deepEqual(await counts(), before, 'a refused request wrote to the database');
     }
 
-    test('GET /health answers without the database; GET /ready names the engine', async () => {
+    test('GET /health answers without the database; GET /ready says the status, the metrics port names the engine', async () => {
       assert.deepEqual((await t.app.inject('/health')).json(), { status: 'ok' });
       const ready = await t.app.inject('/ready');
       assert.equal(ready.statusCode, 200);
-      assert.deepEqual(ready.json(), { status: 'ready', engine });
+      assert.deepEqual(ready.json(), { status: 'ready' });
+      const detail = await clusterReadiness(t.app);
+      assert.equal(detail.statusCode, 200);
+      assert.deepEqual(detail.json(), { status: 'ready', engine });
     });
 
     test('every JSON answer is what the OpenAPI document declares for its route and status, field for field', async () => {
@@ -296,7 +299,17 @@ for (const engine of ENGINES) {
       }
       for (const path of ['/messages', '/data', '/submit']) {
         const statuses = Object.keys(document.paths[path]?.post.responses).sort();
-        const expected = ['201', '400', '413', '415', '422', '429', '503', ...(path === '/submit' ? ['303'] : [])];
+        const expected = [
+          '201',
+          '400',
+          '403',
+          '413',
+          '415',
+          '422',
+          '429',
+          '503',
+          ...(path === '/submit' ? ['303'] : []),
+        ];
         assert.deepEqual(statuses, expected.sort(), `${path}: the answers documented`);
       }
       const submit = document.paths['/submit']?.post.responses;
@@ -308,7 +321,9 @@ for (const engine of ENGINES) {
         document.paths['/data']?.post.requestBody.content['application/json'].schema.propertyNames.pattern,
       );
       assert.deepEqual(
-        ['note', 'a.b', '$set', 'id', '_id', 'a\u0000b', '__proto__', 'ident'].filter((key) => keys.test(key)),
+        ['note', 'a.b', '$set', 'id', '_id', 'a\u0000b', '__proto__', '_bsontype', 'ident'].filter((key) =>
+          keys.test(key),
+        ),
         ['note', 'ident'],
         'the document says which keys a document may have',
       );

@@ -7,15 +7,29 @@ import { PassThrough } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { after, before, describe, test } from 'node:test';
 import { createConnection } from 'mysql2/promise';
+import { buildApp } from '../service/src/app';
+import { loadConfig } from '../service/src/config';
 import { runDataCommand, storeConfig } from '../service/src/data';
 import { MemoryStore } from '../service/src/stores/memory';
 import type { Store } from '../service/src/stores/store';
-import { merge, parse, readAll, serialize, TransferFileError, type TransferItem } from '../service/src/transfer';
+import {
+  itemsOf,
+  merge,
+  parse,
+  readAll,
+  serialize,
+  TransferFileError,
+  type TransferItem,
+} from '../service/src/transfer';
 import { freePort } from './support/ports';
-import { REPO } from './support/server-process';
+import { REPO, UNTHROTTLED } from './support/server-process';
 import { describeMongo, MYSQL, type StoreFixture, stopFerretdb, storeFixtures, unavailable } from './support/stores';
 
 const T0 = Date.parse('2026-03-01T08:00:00.000Z');
+/** More than the init container's heap would hold twice over were the copy kept in memory. */
+const COPY_DOCUMENTS = 1_200;
+const COPY_DOCUMENT_CHARS = 50_000;
+const COPY_HEAP_GROWTH_MIB = 40;
 
 /** What a user would notice of a store: its messages and documents, in order, with their times; ids aside. */
 async function contents(store: Store) {
@@ -171,7 +185,7 @@ describe('transfer: the export file and the merge, on the memory store', () => {
       ],
       [
         withLine(`{"kind":"message","id":"1","message":"${'x'.repeat(2001)}","createdAt":"2026-03-01T08:00:00.000Z"}`),
-        /^line 2: message must be a string of 1 to 2000 characters$/,
+        /^line 2: message must NOT have more than 2000 characters$/,
       ],
       [
         withLine('{"kind":"message","id":"1","message":"m","createdAt":"yesterday"}'),
@@ -191,6 +205,27 @@ describe('transfer: the export file and the merge, on the memory store', () => {
         /^line 3: key "\$where" must not start with "\$"$/,
       ],
       [[lines[0], lines[1], 'not json'].join('\n'), /^line 3: not a JSON value$/],
+      [
+        [lines[0], lines[1], '{"kind":"document","id":"1","document":{"a":{"__proto__":{"polluted":true}}}}'].join(
+          '\n',
+        ),
+        /^line 3: key "__proto__" must match pattern/,
+      ],
+      [
+        [lines[0], lines[1], '{"kind":"document","id":"1","document":{"constructor":{"prototype":{"x":1}}}}'].join(
+          '\n',
+        ),
+        /^line 3: document holds a "constructor" with a "prototype"/,
+      ],
+      [
+        withLine('{"kind":"message","id":"1","message":"m","createdAt":"0999-12-31T23:59:59.999Z"}'),
+        /^line 2: createdAt must be between 1000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z/,
+      ],
+      [
+        withLine('{"kind":"message","id":"1","message":"m","createdAt":"+010000-01-01T00:00:00.000Z"}'),
+        /^line 2: createdAt must be between/,
+      ],
+      [withLine('{"kind":"message","id":"1","message":42,"createdAt":"2026-03-01T08:00:00.000Z"}'), /must be string/],
     ] as const) {
       assert.throws(
         () => parse(file),
@@ -199,6 +234,83 @@ describe('transfer: the export file and the merge, on the memory store', () => {
       );
     }
     assert.equal(parse(good).length, 2, 'the untouched file must parse');
+  });
+
+  test('a document or message in a file is refused exactly when POST /data or POST /messages refuses it', async () => {
+    const app = await buildApp({ config: loadConfig({ ...UNTHROTTLED }), store: new MemoryStore(), logger: false });
+    try {
+      const header = (messages: number, documents: number) =>
+        JSON.stringify({
+          format: 'two-tier-data',
+          version: 1,
+          engine: 'memory',
+          exportedAt: new Date(T0).toISOString(),
+          messages,
+          documents,
+        });
+      const documents = [
+        '{"a":1}',
+        '{"__proto__":{"x":1}}',
+        '{"nested":{"__proto__":1}}',
+        '{"constructor":{"prototype":{}}}',
+        '{"constructor":1}',
+        '{"constructor":{"name":"x"}}',
+        '{"_bsontype":"Code"}',
+        '{"x":{"_bsontype":"Code","code":"1"}}',
+        '{"id":1}',
+        '{"$set":1}',
+        '{"a.b":1}',
+        '{"s":"\\ud800"}',
+        '{"": ""}',
+        '{"deep":[[[[{"ok":null}]]]]}',
+      ];
+      const messages = [
+        '"ok"',
+        '""',
+        '"  "',
+        '"\\udc00"',
+        `"${'x'.repeat(2000)}"`,
+        `"${'x'.repeat(2001)}"`,
+        '7',
+        'null',
+        '"🚀"',
+      ];
+      const verdicts = async (url: string, field: string, bodies: string[], line: (body: string) => string) => {
+        for (const body of bodies) {
+          const http = await app.inject({
+            method: 'POST',
+            url,
+            headers: { 'content-type': 'application/json' },
+            payload: field ? `{"${field}":${body}}` : body,
+          });
+          assert.ok([201, 400].includes(http.statusCode), `${url} ${body}: ${http.statusCode}`);
+          const file = [header(field ? 1 : 0, field ? 0 : 1), line(body)].join('\n');
+          const imported = (() => {
+            try {
+              parse(file);
+              return true;
+            } catch (error) {
+              assert.ok(error instanceof TransferFileError, String(error));
+              return false;
+            }
+          })();
+          assert.equal(
+            imported,
+            http.statusCode === 201,
+            `${body}: HTTP answered ${http.statusCode}, the import ${imported ? 'took' : 'refused'} it`,
+          );
+        }
+      };
+      await verdicts('/data', '', documents, (body) => `{"kind":"document","id":"1","document":${body}}`);
+      await verdicts(
+        '/messages',
+        'message',
+        messages,
+        (body) => `{"kind":"message","id":"1","message":${body},"createdAt":"${new Date(T0).toISOString()}"}`,
+      );
+    } finally {
+      await app.close();
+    }
   });
 
   test('the command reads a database from the service variables, or SOURCE_ ones, naming a bad one; MONGODB_PASSWORD goes into the URL', () => {
@@ -239,6 +351,27 @@ describe('the data command against MariaDB', () => {
       await fixture.store.close();
       await fixture.drop();
     }
+  });
+
+  test(`a copy of ${COPY_DOCUMENTS} documents of ${COPY_DOCUMENT_CHARS / 1000} kB (MariaDB to MariaDB) holds a page at a time: the heap grows by less than ${COPY_HEAP_GROWTH_MIB} MiB`, async (context) => {
+    const [source, target] = [await mysql(), await mysql()];
+    await Promise.all([source.store.connect(), target.store.connect()]);
+    const blob = 'c'.repeat(COPY_DOCUMENT_CHARS);
+    for (let n = 0; n < COPY_DOCUMENTS; n++) await source.store.addDocument({ n, blob });
+    await target.store.addDocument({ n: 0, blob });
+    const baseline = process.memoryUsage().heapUsed;
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().heapUsed);
+    }, 2);
+    const report = await merge(target.store, itemsOf(source.store));
+    clearInterval(sampler);
+    const growth = (peak - baseline) / 2 ** 20;
+    context.diagnostic(
+      `heap growth ${growth.toFixed(1)} MiB for ${((COPY_DOCUMENTS * COPY_DOCUMENT_CHARS) / 2 ** 20).toFixed(0)} MiB copied`,
+    );
+    assert.deepEqual(report.documents, { added: COPY_DOCUMENTS - 1, present: 1 });
+    assert.ok(growth < COPY_HEAP_GROWTH_MIB, `the copy grew the heap by ${growth.toFixed(1)} MiB`);
   });
 
   test('export to standard output and import from standard input, as `kubectl exec` would pipe them', async () => {

@@ -65,7 +65,7 @@ describe('the write limit: 3 writes per 60 s per client', () => {
         assertClientError(
           refused,
           429,
-          /^too many writes: at most 3 writes .* per 60 s from one client address; retry in \d+ s$/,
+          /^too many writes: at most 3 writes .* per 60 s from one client address \(as the load balancer reports it\), counted in each pod; retry in \d+ s$/,
         );
         const retryAfter = Number(refused.headers['retry-after']);
         assert.ok(retryAfter >= 1 && retryAfter <= 60, `${path}: Retry-After ${refused.headers['retry-after']}`);
@@ -111,7 +111,11 @@ describe('the write limit: 3 writes per 60 s per client', () => {
     };
     for (const path of Object.keys(WRITES)) {
       const post = document.paths[path]?.post;
-      assert.match(post?.description ?? '', /at most 3 writes .* per 60 s from one client address/, path);
+      assert.match(
+        post?.description ?? '',
+        /at most 3 writes .* per 60 s from one client address \(as the load balancer reports it\), counted in each pod/,
+        path,
+      );
       assert.ok(post?.responses['429']?.headers && 'retry-after' in post.responses['429'].headers, path);
     }
     const refused = await from('198.51.100.7', WRITES['/data'] as InjectOptions);

@@ -15,14 +15,15 @@ import { drainingPlugin } from './plugins/draining';
 import { errorsPlugin } from './plugins/errors';
 import { metricsPlugin } from './plugins/metrics';
 import { writeLimitPlugin } from './plugins/rate-limit';
-import { type RetryOptions, storePlugin } from './plugins/store';
+import { PAGE_READS, type RetryOptions, type SweepOptions, storePlugin } from './plugins/store';
 import { boardRoutes } from './routes/board';
 import { dataRoutes } from './routes/data';
 import { healthRoutes } from './routes/health';
 import { messageRoutes } from './routes/messages';
 import { JsonValueSchema, MAX_BODY_KIB } from './schemas';
 import { createStore } from './stores';
-import type { Store } from './stores/store';
+import { PAGE_BYTES, type Store } from './stores/store';
+import { bodyValidator } from './validation';
 
 export interface AppOptions {
   config: Config;
@@ -32,22 +33,47 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Backoff of the background connection to the database. */
   retry?: RetryOptions;
+  /** The purge of expired idempotency keys. */
+  sweep?: SweepOptions;
+  /** How long a client may take; tests shorten them. */
+  timeouts?: ConnectionTimeouts;
 }
+
+export interface ConnectionTimeouts {
+  /** To send the request's headers. */
+  headersMs: number;
+  /** To send the whole request, headers and body. */
+  requestMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveMs: number;
+  /** A connection on which nothing moves (a client that does not read its answer) is closed after this. */
+  idleMs: number;
+  /** How often the header and request deadlines are checked; Node's 30 s default would let them run late by as much. */
+  checkEveryMs: number;
+}
+
+/** The Classic ELB's idle timeout: AWS's default, which the program does not change. */
+export const LOAD_BALANCER_IDLE_MS = 60_000;
+
+export const CONNECTION_TIMEOUTS: ConnectionTimeouts = {
+  headersMs: 10_000,
+  // A body is at most 64 KiB: 30 s is a client below 20 kbit/s.
+  requestMs: 30_000,
+  // Longer than the load balancer's: it closes idle connections first, so it never reuses one the pod has closed (a 502).
+  keepAliveMs: LOAD_BALANCER_IDLE_MS + 5_000,
+  idleMs: LOAD_BALANCER_IDLE_MS + 10_000,
+  checkEveryMs: 1_000,
+};
 
 const BODY_LIMIT = MAX_BODY_KIB * 1024;
 /** service/public, from src/ under tsx and from dist/ compiled or bundled: this file sits one level down in each. */
 const PUBLIC_ROOT = join(__dirname, '..', 'public');
 
 /**
- * Bodies are validated as sent (a number is not a message, a field the schema does not name is refused);
- * query strings and params are text, so `?limit=10` is coerced to a number. Defaults fill in what was left out.
+ * Bodies are validated as sent (see `bodyValidator`); query strings and params are text, so `?limit=10` is
+ * coerced to a number. Defaults fill in what was left out.
  */
-const validators = {
-  body: new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false }).addSchema(
-    JsonValueSchema,
-  ),
-  text: new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false }),
-};
+const textValidator = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false });
 
 /**
  * One log line per request when it completes: `info`, or `warn` for a 5xx (an outage's cause is logged
@@ -67,7 +93,14 @@ class RequestLogController extends LogController {
 }
 
 /** Builds the web tier, ready to listen or to `inject()`; it never listens itself. */
-export async function buildApp({ config, store, logger, retry }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({
+  config,
+  store,
+  logger,
+  retry,
+  sweep,
+  timeouts = CONNECTION_TIMEOUTS,
+}: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ?? {
       level: config.LOG_LEVEL,
@@ -76,6 +109,11 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
     },
     logController: new RequestLogController(),
     bodyLimit: BODY_LIMIT,
+    // A client that trickles its headers or body is answered 408 and let go, not held with its buffers.
+    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkEveryMs },
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    connectionTimeout: timeouts.idleMs,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // request.ip, the write limit's key: the TCP peer, or the client a trusted proxy names in X-Forwarded-For.
@@ -88,7 +126,16 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
       openapi: '3.1.0',
       info: {
         title: 'two-tier web tier',
-        description: 'Messages and JSON documents over MySQL, MongoDB or memory',
+        description: [
+          'Messages and JSON documents over MySQL, MongoDB or memory.',
+          '',
+          'Limits, each per pod (per process), not per client across the service:',
+          `- a page stops at ${PAGE_BYTES / 2 ** 20} MiB of JSON (or at \`limit\`), and the database is read for no more than that and one item; \`Link: rel="next"\` leads on;`,
+          `- at most ${PAGE_READS} page reads at once; more are a 503 with Retry-After;`,
+          `- writes per client address as the load balancer reports it (X-Forwarded-For from TRUSTED_PROXIES, else the TCP peer): ${config.RATE_LIMIT_MAX} per ${config.RATE_LIMIT_WINDOW_SECONDS} s in each pod, so a client spread over N pods may make N times that;`,
+          `- a request's headers must arrive within ${timeouts.headersMs / 1000} s and the whole request within ${timeouts.requestMs / 1000} s (else 408); an idle keep-alive connection is closed after ${timeouts.keepAliveMs / 1000} s;`,
+          "- browsers may post only from this service's own page: a cross-site post (Sec-Fetch-Site, or a foreign Origin) is a 403.",
+        ].join('\n'),
         version: '0.1.0',
       },
     },
@@ -99,7 +146,7 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
   // and document them; test/routes.test.ts holds every answer to its schema, field for field.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? validators.body : validators.text).compile(schema),
+    (httpPart === 'body' ? bodyValidator : textValidator).compile(schema),
   );
   // Only JSON (and, for the form, urlencoded) bodies are understood; anything else is a 415.
   app.removeContentTypeParser('text/plain');
@@ -107,7 +154,7 @@ export async function buildApp({ config, store, logger, retry }: AppOptions): Pr
   app.addSchema(JsonValueSchema);
   await app.register(errorsPlugin);
   await app.register(metricsPlugin);
-  await app.register(storePlugin, { store: store ?? (await createStore(config)), retry });
+  await app.register(storePlugin, { store: store ?? (await createStore(config)), retry, sweep });
   await app.register(drainingPlugin);
   await app.register(writeLimitPlugin, { max: config.RATE_LIMIT_MAX, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS });
   await app.register(healthRoutes);

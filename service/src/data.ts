@@ -6,7 +6,7 @@ import { text } from 'node:stream/consumers';
 import { type Config, ConfigError, loadConfig } from './config';
 import { createStore } from './stores';
 import type { Store } from './stores/store';
-import { type MergeReport, merge, parse, readAll, serialize, TransferFileError } from './transfer';
+import { itemsOf, type MergeReport, merge, parse, readAll, serialize, TransferFileError } from './transfer';
 
 const USAGE = `usage: data export FILE | data import FILE | data copy
   export  writes the messages and documents of the database DB_ENGINE names to FILE (- for standard output)
@@ -78,7 +78,7 @@ export async function runDataCommand(
       }
       const from = await open(source, attempt);
       const into = await open(target, attempt);
-      say(`copied ${from.engine} into ${into.engine}: ${report(await merge(into, await readAll(from)))}`);
+      say(`copied ${from.engine} into ${into.engine}: ${report(await merge(into, itemsOf(from)))}`);
       return 0;
     }
     say(USAGE);

@@ -14,11 +14,11 @@ export const NOT_BLANK = '[^\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028
 
 /**
  * A document key: not starting with "$" nor containing "." (MongoDB's operators and paths) or NUL (the end
- * of a C string), and not "__proto__" (the JSON parser refuses it).
+ * of a C string), not "__proto__" (the JSON parser refuses it) and not "_bsontype" (BSON's type marker).
  */
-const KEY = '^(?!\\$)(?!__proto__$)[^.\\u0000]*$';
+const KEY = '^(?!\\$)(?!__proto__$)(?!_bsontype$)[^.\\u0000]*$';
 /** A document's own keys: the same, and "id" and "_id" are the server's. */
-const TOP_KEY = '^(?!\\$)(?!__proto__$)(?!_?id$)[^.\\u0000]*$';
+const TOP_KEY = '^(?!\\$)(?!__proto__$)(?!_bsontype$)(?!_?id$)[^.\\u0000]*$';
 
 const errorFields = { statusCode: Type.Integer(), error: Type.String(), message: Type.String() };
 
@@ -47,7 +47,7 @@ export const MessageText = Type.String({
   minLength: 1,
   maxLength: MAX_MESSAGE_LENGTH,
   pattern: NOT_BLANK,
-  description: `The text, 1 to ${MAX_MESSAGE_LENGTH} characters, not only white space; stored verbatim`,
+  description: `The text, 1 to ${MAX_MESSAGE_LENGTH} characters, not only white space, valid Unicode (no lone UTF-16 surrogate such as "\\ud800"); stored verbatim`,
 });
 
 export const NewMessageSchema = Type.Object({ message: MessageText }, { additionalProperties: false });
@@ -82,7 +82,7 @@ export const NewDocumentSchema = Type.Unsafe<Record<string, unknown>>({
   propertyNames: { pattern: TOP_KEY },
   additionalProperties: { $ref: 'JsonValue#' },
   not: POISONED,
-  description: `Any JSON object up to ${MAX_DOCUMENT_DEPTH} levels deep; no key starts with "$" or contains "." or NUL, "id" and "_id" are assigned by the server, and no "constructor" holds a "prototype"`,
+  description: `Any JSON object up to ${MAX_DOCUMENT_DEPTH} levels deep; no key starts with "$" or contains "." or NUL, no key is "_bsontype" (BSON's type marker), no key or string holds a lone UTF-16 surrogate, "id" and "_id" are assigned by the server, and no "constructor" holds a "prototype"`,
 });
 
 const ID_DESCRIPTIONS: Record<DbEngine, string> = {
@@ -109,7 +109,14 @@ function engineSchemas(engine: DbEngine) {
       { additionalProperties: true, $id: 'Document', description: 'The JSON object as it was posted, with its id' },
     ),
     PageQuery: Type.Object({
-      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'Items on this page' })),
+      limit: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: 500,
+          default: 50,
+          description: 'Items on this page, at most: a page also stops at 1 MiB of JSON (the Link header leads on)',
+        }),
+      ),
       before: Type.Optional(id('Only items older than this one (the Link header of the previous page names it)')),
     }),
   };
@@ -129,9 +136,11 @@ export const pageHeaders = {
 
 /** Error responses every route that touches the database may give. */
 export const storeErrors = {
-  400: errorResponse('The request breaks this document (a parameter, header or body it refuses): nothing was written'),
+  400: errorResponse(
+    'The request breaks this document (a parameter, header or body it refuses), or the database refused a value in it (the message says which problem): nothing was written',
+  ),
   503: errorResponse(
-    'The database failed or did not answer in time; a write that timed out may have been applied (a retry with the same Idempotency-Key stores it once)',
+    'The database failed or did not answer in time, or (a read) this pod is reading as many pages as it takes at once; a write that timed out may have been applied (a retry with the same Idempotency-Key stores it once)',
     { 'retry-after': Type.Integer({ minimum: 0, description: 'Seconds to wait before retrying' }) },
   ),
 };

@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { buildMetricsApp } from './metrics-app';
+import { readinessDetail } from './routes/health';
 
 /** How long in-flight requests may take to finish after SIGTERM; Kubernetes' grace period is longer. */
 const DRAIN_MS = 10_000;
@@ -14,7 +15,11 @@ const DRAIN_DELAY_MS = 1_000;
 async function main(): Promise<void> {
   const config = loadConfig();
   const app = await buildApp({ config });
-  const metrics = await buildMetricsApp({ registry: app.metrics.registry, logger: app.log });
+  const metrics = await buildMetricsApp({
+    registry: app.metrics.registry,
+    logger: app.log,
+    readiness: () => readinessDetail(app),
+  });
   closeWithGrace({ delay: DRAIN_MS, logger: app.log }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
     else app.log.info({ signal }, 'draining: refusing new connections, finishing requests in flight');

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
-import { MAX_MESSAGE_LENGTH } from './schemas';
-import { IdempotencyConflictError, type JsonObject, type Page, type PageQuery, type Store } from './stores/store';
-import { assertMessageText, assertStorableDocument } from './validation';
+import {
+  IdempotencyConflictError,
+  type JsonObject,
+  type Page,
+  type PageQuery,
+  RESERVED_KEY_PREFIX,
+  STORABLE_TIMES,
+  type Store,
+} from './stores/store';
+import { documentRefusal, messageRefusal } from './validation';
 
 /** What the first line of an export file says: its format, where it came from and how many items follow. */
 export interface ExportHeader {
@@ -32,24 +39,33 @@ const WRITE_ATTEMPTS = 5;
 
 /** Every message, then every document, each kind oldest first: the order ids were given in. */
 export async function readAll(store: Store): Promise<TransferItem[]> {
-  const messages = await oldestFirst((query) => store.listMessages(query));
-  const documents = await oldestFirst((query) => store.listDocuments(query));
-  return [
-    ...messages.map(({ id, message, createdAt }) => ({ kind: 'message' as const, id, message, createdAt })),
-    ...documents.map(({ id, ...document }) => ({ kind: 'document' as const, id, document })),
-  ];
+  const all: TransferItem[] = [];
+  for await (const item of itemsOf(store)) all.push(item);
+  return all;
 }
 
-async function oldestFirst<T extends { id: string }>(list: (query: PageQuery) => Promise<Page<T>>): Promise<T[]> {
-  const items: T[] = [];
+/** The same items one page at a time, so a copy holds one page of either database, never all of it. */
+export async function* itemsOf(store: Store): AsyncGenerator<TransferItem> {
+  for await (const { id, message, createdAt } of oldestFirst((query) => store.listMessages(query))) {
+    yield { kind: 'message', id, message, createdAt };
+  }
+  for await (const { id, ...document } of oldestFirst((query) => store.listDocuments(query))) {
+    yield { kind: 'document', id, document };
+  }
+}
+
+/** Pages come newest first: one walk notes where each page starts, the next reads them again from the oldest. */
+async function* oldestFirst<T extends { id: string }>(list: (query: PageQuery) => Promise<Page<T>>): AsyncGenerator<T> {
+  const starts: (string | undefined)[] = [];
   let before: string | undefined;
   for (;;) {
+    starts.push(before);
     const page = await list({ limit: PAGE, before });
-    items.push(...page.items);
     const last = page.items.at(-1);
-    if (!page.hasMore || !last) return items.reverse();
+    if (!page.hasMore || !last) break;
     before = last.id;
   }
+  for (const start of starts.reverse()) yield* (await list({ limit: PAGE, before: start })).items.reverse();
 }
 
 /** The export file: a header line, then one JSON line per item. */
@@ -106,30 +122,25 @@ function toItem(value: unknown, line: number): TransferItem {
   const id = typeof item.id === 'string' ? item.id : fail('id must be a string');
   if (item.kind === 'message') {
     const { message, createdAt } = item;
-    if (typeof message !== 'string' || [...message].length > MAX_MESSAGE_LENGTH) {
-      fail(`message must be a string of 1 to ${MAX_MESSAGE_LENGTH} characters`);
-    }
-    checked(() => assertMessageText(message as string), fail);
+    const refused = messageRefusal(message);
+    if (refused) fail(refused);
     if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt))) fail('createdAt must be a time');
-    if (new Date(createdAt as string).toISOString() !== createdAt) {
-      fail(`createdAt must be written as ${new Date(createdAt as string).toISOString()}`);
+    const time = new Date(createdAt as string);
+    if (time.toISOString() !== createdAt) fail(`createdAt must be written as ${time.toISOString()}`);
+    if (time < STORABLE_TIMES.from || time > STORABLE_TIMES.to) {
+      fail(
+        `createdAt must be between ${STORABLE_TIMES.from.toISOString()} and ${STORABLE_TIMES.to.toISOString()}, the times both databases store`,
+      );
     }
     return { kind: 'message', id, message: message as string, createdAt: createdAt as string };
   }
   if (item.kind === 'document') {
     const document = isObject(item.document) ? item.document : fail('document must be a JSON object');
-    checked(() => assertStorableDocument(document), fail);
+    const refused = documentRefusal(document);
+    if (refused) fail(refused);
     return { kind: 'document', id, document };
   }
   return fail('kind must be "message" or "document"');
-}
-
-function checked(check: () => void, fail: (problem: string) => never): void {
-  try {
-    check();
-  } catch (error) {
-    fail((error as Error).message);
-  }
 }
 
 function isObject(value: unknown): value is JsonObject {
@@ -143,12 +154,16 @@ function isObject(value: unknown): value is JsonObject {
  * what was copied, writes nothing. Each write carries an idempotency key made of the content and its
  * occurrence, so two copies running at once write an item once.
  */
-export async function merge(target: Store, items: TransferItem[]): Promise<MergeReport> {
+export async function merge(
+  target: Store,
+  items: Iterable<TransferItem> | AsyncIterable<TransferItem>,
+): Promise<MergeReport> {
+  // What the target holds, as a digest per item: never its content.
   const held = new Map<string, number>();
-  for (const item of await readAll(target)) held.set(identity(item), (held.get(identity(item)) ?? 0) + 1);
+  for await (const item of itemsOf(target)) held.set(identity(item), (held.get(identity(item)) ?? 0) + 1);
   const seen = new Map<string, number>();
   const report: MergeReport = { messages: { added: 0, present: 0 }, documents: { added: 0, present: 0 } };
-  for (const item of items) {
+  for await (const item of items) {
     const content = identity(item);
     const occurrence = (seen.get(content) ?? 0) + 1;
     seen.set(content, occurrence);
@@ -158,7 +173,7 @@ export async function merge(target: Store, items: TransferItem[]): Promise<Merge
       continue;
     }
     const fingerprint = digest(`${content}#${occurrence}`);
-    const idempotency = { key: `transfer:${fingerprint}`, fingerprint };
+    const idempotency = { key: `${RESERVED_KEY_PREFIX}${fingerprint}`, fingerprint };
     await again(() =>
       item.kind === 'message'
         ? target.addMessage(item.message, new Date(item.createdAt), idempotency)
@@ -169,7 +184,7 @@ export async function merge(target: Store, items: TransferItem[]): Promise<Merge
   return report;
 }
 
-/** Tries a write again after a failure (MySQL ends one of two racing writes of a key as a deadlock); its idempotency key makes a repeat safe. */
+/** Tries a write again after a failure (a database restarting under the copy); its idempotency key makes a repeat safe. */
 async function again(write: () => Promise<unknown>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {

@@ -22,6 +22,7 @@ import { after, before, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EngineEvent, Stack, UpResult } from '@pulumi/pulumi/automation';
 import { type Load, wrk } from '../../bench/wrk';
+import { METRICS_PORT, WEB_PORT } from '../../infra/web-tier';
 import { nodeImages, RealNode, realNodeUnavailable } from '../node/real-node';
 import { buildWebImage } from '../node/web-image';
 import { ARTIFACTS, chromiumMissing, launchChromium } from '../support/chromium';
@@ -430,7 +431,7 @@ function lifecycle(first: Engine): void {
               (pod) => !webBefore.includes(pod.metadata.name) && pod.status?.phase === 'Running',
             );
             for (const pod of fresh) {
-              answer = (await exec(cluster, pod, nodeFetch('/ready'))).trim();
+              answer = (await exec(cluster, pod, nodeFetch('/ready', METRICS_PORT))).trim();
               if (/^503 /.test(answer) && /refused the credentials/.test(answer)) return true;
             }
             return false;
@@ -903,12 +904,12 @@ async function connect(pod: KubeObject, host: string, port: number): Promise<str
   return (await exec(cluster, pod, command)).trim();
 }
 
-/** A GET on the pod's own service port, printing the status and body. */
-function nodeFetch(path: string): string[] {
+/** A GET on the pod's own port (the service's by default), printing the status and body. */
+function nodeFetch(path: string, port = WEB_PORT): string[] {
   return [
     'node',
     '-e',
-    `fetch('http://127.0.0.1:5000${path}').then(async r=>console.log(r.status, await r.text()),e=>console.log('error', e.message))`,
+    `fetch('http://127.0.0.1:${port}${path}').then(async r=>console.log(r.status, await r.text()),e=>console.log('error', e.message))`,
   ];
 }
 

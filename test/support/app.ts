@@ -3,6 +3,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../service/src/app';
 import { loadConfig } from '../../service/src/config';
 import { buildMetricsApp } from '../../service/src/metrics-app';
+import { readinessDetail } from '../../service/src/routes/health';
 import { UNTHROTTLED } from './server-process';
 import { type Engine, type StoreFixture, storeFixtures } from './stores';
 
@@ -56,6 +57,16 @@ export async function scrape(app: FastifyInstance): Promise<string> {
     const response = await metrics.inject('/metrics');
     assert.equal(response.statusCode, 200, `the scrape failed: ${response.body}`);
     return response.body;
+  } finally {
+    await metrics.close();
+  }
+}
+
+/** GET /ready on the app's metrics listener: the status with the engine, the reason and the action. */
+export async function clusterReadiness(app: FastifyInstance): Promise<LightMyRequestResponse> {
+  const metrics = await buildMetricsApp({ registry: app.metrics.registry, readiness: () => readinessDetail(app) });
+  try {
+    return await metrics.inject('/ready');
   } finally {
     await metrics.close();
   }

@@ -26,9 +26,9 @@ declare module 'fastify' {
 /** Seconds a client should wait before retrying after a 503. */
 const RETRY_AFTER_SECONDS = '2';
 
-/** Client errors keep their message; a database outage is a 503 that says so; any other 5xx says nothing more. */
+/** Client errors keep their message; a database outage or a full process is a 503 that says so; any other 5xx says nothing more. */
 function errorBody(error: FastifyError | Error): ErrorBody {
-  if (error instanceof StoreUnavailableError) return body(503, error.message);
+  if (error instanceof StoreUnavailableError || error instanceof BusyError) return body(503, error.message);
   const statusCode = (error as FastifyError).statusCode ?? 500;
   return statusCode >= 500 ? body(500, 'Internal Server Error') : body(statusCode, error.message);
 }
@@ -39,6 +39,11 @@ function body(statusCode: number, message: string): ErrorBody {
 
 export function sendJsonError(payload: ErrorBody, reply: FastifyReply): FastifyReply {
   return reply.code(payload.statusCode).type('application/json; charset=utf-8').send(payload);
+}
+
+/** The process has as much of this work under way as it takes; the request may be retried shortly (a 503). */
+export class BusyError extends Error {
+  override name = 'BusyError';
 }
 
 /** A 400 whose message the client sees as is; `code` lets the page say it in its own words. */

@@ -36,7 +36,7 @@ export interface WriteLimit {
  */
 export const writeLimitPlugin = fp<WriteLimitOptions>(
   async (app, { max, windowSeconds }) => {
-    const description = `at most ${max} writes (POST /messages, /submit and /data together) per ${windowSeconds} s from one client address`;
+    const description = `at most ${max} writes (POST /messages, /submit and /data together) per ${windowSeconds} s from one client address (as the load balancer reports it), counted in each pod`;
     await app.register(rateLimit, {
       global: false,
       max,

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import { Gauge } from 'prom-client';
 import type { Store } from '../stores/store';
 import { IdempotencyConflictError, StoreUnavailableError } from '../stores/store';
+import { BusyError, badRequest } from './errors';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,12 +29,26 @@ export interface RetryOptions {
   maxDelayMs: number;
 }
 
+export interface SweepOptions {
+  /** How often expired idempotency keys are purged, from the first connection on. */
+  everyMs: number;
+  /** At most this many per sweep, so one sweep never holds the database for long. */
+  batch: number;
+}
+
 export interface StorePluginOptions {
   store: Store;
   retry?: RetryOptions;
+  sweep?: SweepOptions;
+  /** Pages read at once in this process; more are refused with a 503 (each may hold a few MiB). */
+  pageReads?: number;
 }
 
+/** Pages read at once per process: with pages of at most 1 MiB, a few tens of MiB of a 160 MiB heap. */
+export const PAGE_READS = 8;
+
 const DEFAULT_RETRY: RetryOptions = { initialDelayMs: 250, maxDelayMs: 5_000 };
+const DEFAULT_SWEEP: SweepOptions = { everyMs: 60_000, batch: 1_000 };
 
 type Operation = 'addMessage' | 'listMessages' | 'addDocument' | 'listDocuments';
 const OPERATIONS: Operation[] = ['addMessage', 'listMessages', 'addDocument', 'listDocuments'];
@@ -43,13 +58,14 @@ const OPERATIONS: Operation[] = ['addMessage', 'listMessages', 'addDocument', 'l
  * with bounded backoff; a failing database is logged once per change of cause, and once when it is back.
  */
 export const storePlugin = fp<StorePluginOptions>(
-  async (app, { store, retry = DEFAULT_RETRY }) => {
+  async (app, { store, retry = DEFAULT_RETRY, sweep = DEFAULT_SWEEP, pageReads = PAGE_READS }) => {
     const stopped = new AbortController();
 
     function failed(error: unknown): StoreUnavailableError {
       const failure = new StoreUnavailableError(store.classify(error), store.user, { cause: error });
       if (readiness.failure?.message !== failure.message) {
-        app.log.warn({ engine: store.engine, reason: failure.message, cause: describe(error) }, 'database failing');
+        const { message: reason, action, user } = failure;
+        app.log.warn({ engine: store.engine, reason, user, action, cause: describe(error) }, 'database failing');
       }
       readiness.failure = failure;
       return failure;
@@ -68,6 +84,9 @@ export const storePlugin = fp<StorePluginOptions>(
         return result;
       } catch (error) {
         if (error instanceof IdempotencyConflictError) throw error;
+        // The request's data, not the database: the client's error, not counted, the database still ready.
+        const refusal = store.refusal(error);
+        if (refusal) throw badRequest(refusal, 'DATA_REFUSED');
         if (operation) app.metrics.storeErrors.inc({ operation });
         throw failed(error);
       }
@@ -79,12 +98,23 @@ export const storePlugin = fp<StorePluginOptions>(
       check: () => guard(() => store.ping()),
     };
 
+    let reading = 0;
     const guarded = Object.create(store) as Store;
     for (const operation of OPERATIONS) {
       const original = store[operation].bind(store) as (...args: unknown[]) => Promise<unknown>;
-      guarded[operation] = ((...args: unknown[]) => {
-        if (!readiness.connected) return Promise.reject(readiness.failure ?? new StoreUnavailableError());
-        return guard(() => original(...args), operation);
+      const isPageRead = operation === 'listMessages' || operation === 'listDocuments';
+      guarded[operation] = (async (...args: unknown[]) => {
+        if (!readiness.connected) throw readiness.failure ?? new StoreUnavailableError();
+        if (!isPageRead) return guard(() => original(...args), operation);
+        if (reading >= pageReads) {
+          throw new BusyError(`${pageReads} page reads are under way in this process, its most; retry shortly`);
+        }
+        reading++;
+        try {
+          return await guard(() => original(...args), operation);
+        } finally {
+          reading--;
+        }
       }) as never;
     }
 
@@ -101,6 +131,17 @@ export const storePlugin = fp<StorePluginOptions>(
       },
     });
 
+    let sweeper: NodeJS.Timeout | undefined;
+    async function purgeExpiredKeys(): Promise<void> {
+      try {
+        const purged = await store.purgeExpiredKeys(new Date(), sweep.batch);
+        if (purged > 0) app.log.debug({ purged }, 'expired idempotency keys purged');
+      } catch (error) {
+        // A failing database shows in the requests' answers and /ready; the next sweep catches up.
+        app.log.debug({ reason: describe(error) }, 'expired idempotency keys not purged');
+      }
+    }
+
     async function connectWithRetry(): Promise<void> {
       let delay = retry.initialDelayMs;
       for (let attempt = 1; !stopped.signal.aborted; attempt++) {
@@ -109,6 +150,8 @@ export const storePlugin = fp<StorePluginOptions>(
           readiness.connected = true;
           readiness.failure = undefined;
           app.log.info({ engine: store.engine, attempt }, 'database connected');
+          void purgeExpiredKeys();
+          sweeper = setInterval(purgeExpiredKeys, sweep.everyMs).unref();
           return;
         } catch (error) {
           if (stopped.signal.aborted) return;
@@ -133,6 +176,7 @@ export const storePlugin = fp<StorePluginOptions>(
     });
     app.addHook('onClose', async () => {
       stopped.abort();
+      clearInterval(sweeper);
       await store.close();
     });
   },

@@ -7,6 +7,7 @@ import Negotiator from 'negotiator';
 import { Type } from 'typebox';
 import { renderBoard } from '../page';
 import { type ErrorBody, type ErrorRenderer, sendJsonError } from '../plugins/errors';
+import { crossSiteResponses, refuseCrossSite } from '../plugins/same-origin';
 import { bodyErrors, MAX_MESSAGE_LENGTH, MessageText, pageOrJsonError, schemasFor, storeErrors } from '../schemas';
 import { checkMessageText, EMPTY_MESSAGE } from '../validation';
 import { IdempotencyHeadersSchema, idempotencyOf } from './idempotency';
@@ -133,6 +134,7 @@ export const boardRoutes: FastifyPluginAsyncTypebox<BoardOptions> = async (app, 
     '/submit',
     {
       config: { renderError },
+      onRequest: refuseCrossSite,
       preValidation: [app.writeLimit.preValidation, checkMessageText('new_message', 'message')],
       schema: {
         summary:
@@ -146,6 +148,7 @@ export const boardRoutes: FastifyPluginAsyncTypebox<BoardOptions> = async (app, 
           201: Message,
           ...submitResponses,
           429: pageOrJsonError(app.writeLimit.responses[429]),
+          ...crossSiteResponses,
         },
       },
     },

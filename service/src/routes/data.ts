@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { crossSiteResponses, refuseCrossSite } from '../plugins/same-origin';
 import { bodyErrors, NewDocumentSchema, pageHeaders, schemasFor, storeErrors } from '../schemas';
 import { checkDocument } from '../validation';
 import { IdempotencyHeadersSchema, idempotencyOf } from './idempotency';
@@ -24,6 +25,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/data',
     {
+      onRequest: refuseCrossSite,
       preValidation: [app.writeLimit.preValidation, checkDocument],
       schema: {
         summary: 'Store a JSON document',
@@ -31,7 +33,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['data'],
         headers: IdempotencyHeadersSchema,
         body: NewDocumentSchema,
-        response: { 201: Document, ...storeErrors, ...bodyErrors, ...app.writeLimit.responses },
+        response: { 201: Document, ...storeErrors, ...bodyErrors, ...app.writeLimit.responses, ...crossSiteResponses },
       },
     },
     async (request, reply) => reply.code(201).send(await app.store.addDocument(request.body, idempotencyOf(request))),

@@ -1,16 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { IdempotencyKey } from '../stores/store';
+import { type IdempotencyKey, RESERVED_KEY_PREFIX } from '../stores/store';
 
 export const IdempotencyHeadersSchema = Type.Object({
   'idempotency-key': Type.Optional(
     Type.String({
       minLength: 1,
       maxLength: 255,
-      pattern: '^[\\x21-\\x7e]+$',
-      description:
-        'Any unique printable string: a retry with the same key and body returns the first result and stores nothing; the same key with another body is a 422',
+      pattern: `^(?!${RESERVED_KEY_PREFIX})[\\x21-\\x7e]+$`,
+      description: `Any unique printable string not starting with "${RESERVED_KEY_PREFIX}" (the service's own): a retry with the same key and body within 24 hours returns the first result and stores nothing; the same key with another body is a 422`,
     }),
   ),
 });

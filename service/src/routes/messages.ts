@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { crossSiteResponses, refuseCrossSite } from '../plugins/same-origin';
 import { bodyErrors, NewMessageSchema, pageHeaders, schemasFor, storeErrors } from '../schemas';
 import { checkMessageText } from '../validation';
 import { IdempotencyHeadersSchema, idempotencyOf } from './idempotency';
@@ -24,6 +25,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/messages',
     {
+      onRequest: refuseCrossSite,
       preValidation: [app.writeLimit.preValidation, checkMessageText('message')],
       schema: {
         summary: 'Post a message',
@@ -31,7 +33,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['messages'],
         headers: IdempotencyHeadersSchema,
         body: NewMessageSchema,
-        response: { 201: Message, ...storeErrors, ...bodyErrors, ...app.writeLimit.responses },
+        response: { 201: Message, ...storeErrors, ...bodyErrors, ...app.writeLimit.responses, ...crossSiteResponses },
       },
     },
     async (request, reply) => {

@@ -1,5 +1,13 @@
 import type { IdempotencyKey, JsonObject, Message, Page, PageQuery, Store, StoredDocument } from './store';
-import { documentSize, hasIdForm, IDEMPOTENCY_TTL_MS, IdempotencyConflictError, messageSize, readPage } from './store';
+import {
+  documentSize,
+  hasIdForm,
+  IDEMPOTENCY_TTL_MS,
+  IdempotencyConflictError,
+  messageSize,
+  readPage,
+  withinBudget,
+} from './store';
 
 interface RememberedKey {
   fingerprint: string;
@@ -27,6 +35,10 @@ export class MemoryStore implements Store {
     return 'unavailable';
   }
 
+  refusal(): undefined {
+    return undefined;
+  }
+
   async addMessage(message: string, createdAt: Date, idempotency?: IdempotencyKey): Promise<Message> {
     const messages = this.messages;
     return this.once(messages, idempotency, () => ({
@@ -37,7 +49,7 @@ export class MemoryStore implements Store {
   }
 
   listMessages(query: PageQuery): Promise<Page<Message>> {
-    return readPage(newestFirst(this.messages), query, messageSize);
+    return readPage(newestFirst(this.messages, messageSize), query, messageSize);
   }
 
   async addDocument(document: JsonObject, idempotency?: IdempotencyKey): Promise<StoredDocument> {
@@ -49,7 +61,18 @@ export class MemoryStore implements Store {
   }
 
   listDocuments(query: PageQuery): Promise<Page<StoredDocument>> {
-    return readPage(newestFirst(this.documents), query, documentSize);
+    return readPage(newestFirst(this.documents, documentSize), query, documentSize);
+  }
+
+  async purgeExpiredKeys(now: Date, limit: number): Promise<number> {
+    let purged = 0;
+    for (const [key, { expiresAt }] of this.keys) {
+      if (purged === limit) break;
+      if (expiresAt >= now.getTime()) continue;
+      this.keys.delete(key);
+      purged++;
+    }
+    return purged;
   }
 
   stats() {
@@ -81,9 +104,10 @@ export class MemoryStore implements Store {
 }
 
 /** Items are appended with ids 1, 2, 3…, so the item with id n sits at index n - 1. */
-function newestFirst<T>(items: T[]) {
-  return async (before: string | undefined, count: number): Promise<T[]> => {
+function newestFirst<T>(items: T[], sizeOf: (item: T) => number) {
+  return async (before: string | undefined, count: number, budget: number) => {
     const end = before === undefined ? items.length : Math.min(items.length, Number(before) - 1);
-    return structuredClone(items.slice(Math.max(0, end - count), end).reverse());
+    const batch = withinBudget(items.slice(Math.max(0, end - count), end).reverse(), budget, sizeOf);
+    return { ...batch, rows: structuredClone(batch.rows) };
   };
 }

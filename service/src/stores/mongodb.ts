@@ -1,4 +1,5 @@
 import {
+  BSON,
   type Collection,
   type Document,
   MongoClient,
@@ -6,7 +7,9 @@ import {
   MongoServerError,
   ObjectId,
 } from 'mongodb';
+import { MAX_BODY_KIB, MAX_MESSAGE_LENGTH } from '../schemas';
 import type {
+  BatchFetch,
   Failure,
   IdempotencyKey,
   JsonObject,
@@ -54,6 +57,11 @@ const PING_MS = 1_500;
 const DUPLICATE_KEY = 11000;
 const AUTHENTICATION_FAILED = 18;
 const MAX_TIME_EXPIRED = 50;
+/** The largest item each collection holds, in BSON bytes: a message of 4-byte characters, a whole body. */
+const LARGEST_MESSAGE = MAX_MESSAGE_LENGTH * 4 + 64;
+const LARGEST_DOCUMENT = MAX_BODY_KIB * 1024;
+/** The server's codes for a document it will not store: a bad value, a document too large. */
+const REFUSED_DOCUMENT = new Set([2, 10334, 17419, 17420]);
 const TIMED_OUT = new Set(['MongoOperationTimeoutError', 'MongoNetworkTimeoutError', 'MongoWaitQueueTimeoutError']);
 
 const toMessage = (row: MessageDocument): Message => ({
@@ -97,6 +105,9 @@ export class MongoStore implements Store {
       connectTimeoutMS: 2_000,
       waitQueueTimeoutMS: CHECKOUT_MS,
       socketTimeoutMS: SOCKET_MS,
+      // A write is answered only once it is in the journal: a standalone server otherwise journals every
+      // 100 ms, and a crash loses writes already answered 201.
+      writeConcern: { w: 1, journal: true },
       appName: 'two-tier',
     });
     this.trackPool();
@@ -109,7 +120,8 @@ export class MongoStore implements Store {
   async connect(): Promise<void> {
     await this.client.connect();
     await this.messages.createIndex({ createdAt: -1 });
-    await this.keys.deleteMany({ expiresAt: { $lt: new Date() } });
+    // Not a TTL index: the FerretDB 1.x stand-in does not implement expireAfterSeconds; the service sweeps.
+    await this.keys.createIndex({ expiresAt: 1 });
   }
 
   async ping(): Promise<void> {
@@ -143,12 +155,20 @@ export class MongoStore implements Store {
     return 'unavailable';
   }
 
+  refusal(error: unknown): string | undefined {
+    if (error instanceof BSON.BSONError) return `the document cannot be stored as BSON: ${error.message}`;
+    if (error instanceof MongoServerError && REFUSED_DOCUMENT.has(error.code as number)) {
+      return `the database refused the document: ${error.errmsg ?? error.message}`;
+    }
+    return undefined;
+  }
+
   async addMessage(message: string, createdAt: Date, idempotency?: IdempotencyKey): Promise<Message> {
     return toMessage(await this.insertOnce(this.messages, { message, createdAt }, idempotency));
   }
 
   listMessages(query: PageQuery): Promise<Page<Message>> {
-    return readPage(this.newestFirst(this.messages, toMessage), query, messageSize);
+    return readPage(this.newestFirst(this.messages, toMessage, LARGEST_MESSAGE), query, messageSize);
   }
 
   async addDocument(document: JsonObject, idempotency?: IdempotencyKey): Promise<StoredDocument> {
@@ -157,7 +177,23 @@ export class MongoStore implements Store {
   }
 
   listDocuments(query: PageQuery): Promise<Page<StoredDocument>> {
-    return readPage(this.newestFirst(this.documents, toDocument), query, documentSize);
+    return readPage(this.newestFirst(this.documents, toDocument, LARGEST_DOCUMENT), query, documentSize);
+  }
+
+  async purgeExpiredKeys(now: Date, limit: number): Promise<number> {
+    const expired = { expiresAt: { $lt: now } };
+    const oldest = await this.keys
+      .find(expired, SERVER_MS)
+      .sort({ expiresAt: 1 })
+      .limit(limit)
+      .project({ _id: 1 })
+      .toArray();
+    if (oldest.length === 0) return 0;
+    const { deletedCount } = await this.keys.deleteMany(
+      { _id: { $in: oldest.map(({ _id }) => _id) }, ...expired },
+      SERVER_MS,
+    );
+    return deletedCount;
   }
 
   stats(): PoolStats {
@@ -218,15 +254,36 @@ export class MongoStore implements Store {
     return first.itemId;
   }
 
-  private newestFirst<T extends Document, Item>(collection: Collection<T>, toItem: (row: T) => Item) {
-    return async (before: string | undefined, count: number): Promise<Item[]> => {
+  /**
+   * Reads in batches no larger than the budget holds of the largest items, and stops once the budget is
+   * spent, so a page of large items reads little more than its bytes.
+   */
+  private newestFirst<T extends Document, Item>(
+    collection: Collection<T>,
+    toItem: (row: T) => Item,
+    largest: number,
+  ): BatchFetch<Item> {
+    return async (before, count, budget) => {
       const filter = before === undefined ? {} : { _id: { $lt: new ObjectId(before) } };
-      const rows = await collection
+      const cursor = collection
         .find(filter as never, SERVER_MS)
         .sort({ _id: -1 })
         .limit(count)
-        .toArray();
-      return (rows as T[]).map(toItem);
+        .batchSize(Math.min(count, Math.floor(Math.max(0, budget) / largest) + 1));
+      const rows: Item[] = [];
+      let bytes = 0;
+      try {
+        while (rows.length === 0 || bytes < budget) {
+          const row = (await cursor.next()) as T | null;
+          if (row === null) return { rows, cut: false };
+          bytes += BSON.calculateObjectSize(row);
+          rows.push(toItem(row));
+        }
+        // Spent: older items exist when the driver holds some or the server kept the cursor open.
+        return { rows, cut: rows.length < count && (cursor.bufferedCount() > 0 || !(cursor.id?.isZero() ?? true)) };
+      } finally {
+        await cursor.close();
+      }
     };
   }
 

@@ -6,6 +6,7 @@ import mysql, {
   type RowDataPacket,
 } from 'mysql2';
 import type {
+  BatchFetch,
   Failure,
   IdempotencyKey,
   JsonObject,
@@ -41,7 +42,19 @@ const LOCK_WAIT_SECONDS = 2;
 
 const ER_BAD_DB_ERROR = 1049;
 const ER_DUP_ENTRY = 1062;
+const ER_LOCK_DEADLOCK = 1213;
+/** Tries at one idempotent insert: a deadlock, or a key that expired or was rolled back meanwhile, goes again. */
+const KEY_ATTEMPTS = 4;
 const ACCESS_DENIED = new Set([1044, 1045, 1698]);
+/** Errors about a value the server will not store, and what each means; the server's own text names its schema. */
+const REFUSED_VALUE: Record<number, string> = {
+  1264: 'a number is out of range',
+  1292: 'a time is outside the range the database stores (1000-01-01 to 9999-12-31)',
+  1300: 'a text is not valid Unicode',
+  1366: 'a text is not valid Unicode',
+  1406: 'a value is too long',
+  3140: 'the document is not valid JSON',
+};
 const TIMED_OUT = new Set(['PROTOCOL_SEQUENCE_TIMEOUT', 'POOL_ACQUIRE_TIMEOUT', 'ER_LOCK_WAIT_TIMEOUT', 'ETIMEDOUT']);
 
 type Table = 'messages' | 'documents';
@@ -68,22 +81,31 @@ const SCHEMA = [
 ];
 
 /** Each table's statements, written once: operations reuse the same text, which mysql2 prepares once per connection. */
-function statements(table: Table, selected: string, inserted: string) {
+function statements(table: Table, selected: string, inserted: string, stored: string) {
+  // The newest rows (LIMIT first, so the window runs over those alone) up to a byte budget: the rows past
+  // it never leave the server; `total` says how many the LIMIT found.
+  const upToBudget = (where: string) =>
+    `SELECT ${selected}, total FROM (
+       SELECT ${selected}, SUM(LENGTH(${stored})) OVER (ORDER BY id DESC) - LENGTH(${stored}) AS bytes_before, COUNT(*) OVER () AS total
+       FROM (SELECT ${selected} FROM ${table} ${where} ORDER BY id DESC LIMIT ?) AS newest
+     ) AS sized WHERE bytes_before < ? ORDER BY id DESC`;
   return {
     insert: `INSERT INTO ${table} (${inserted}) VALUES (?, ?)`,
     byId: `SELECT ${selected} FROM ${table} WHERE id = ?`,
-    newest: `SELECT ${selected} FROM ${table} ORDER BY id DESC LIMIT ?`,
-    olderThan: `SELECT ${selected} FROM ${table} WHERE id < ? ORDER BY id DESC LIMIT ?`,
+    newest: upToBudget(''),
+    olderThan: upToBudget('WHERE id < ?'),
   };
 }
 
 const STATEMENTS: Record<Table, ReturnType<typeof statements>> = {
-  messages: statements('messages', 'id, message, created_at', 'message, created_at'),
-  documents: statements('documents', 'id, body', 'body, created_at'),
+  messages: statements('messages', 'id, message, created_at', 'message, created_at', 'message'),
+  documents: statements('documents', 'id, body', 'body, created_at', 'body'),
 };
 
 interface ItemRow extends RowDataPacket {
   id: string;
+  /** Rows the page's LIMIT found, of which those within the byte budget were sent. */
+  total?: string;
   message?: string;
   created_at?: Date;
   body?: string;
@@ -92,6 +114,7 @@ interface ItemRow extends RowDataPacket {
 interface KeyRow extends RowDataPacket {
   fingerprint: string;
   item_id: string;
+  expires_at: Date;
 }
 
 const toMessage = (row: ItemRow): Message => ({
@@ -154,6 +177,11 @@ export class MysqlStore implements Store {
     return 'unavailable';
   }
 
+  refusal(error: unknown): string | undefined {
+    const problem = REFUSED_VALUE[(error as { errno?: number }).errno ?? 0];
+    return problem && `the database refused the data: ${problem}`;
+  }
+
   async addMessage(message: string, createdAt: Date, idempotency?: IdempotencyKey): Promise<Message> {
     const id = await this.insert('messages', [message, createdAt], idempotency);
     if (id.replayed) return toMessage(await this.byId('messages', id.value));
@@ -172,6 +200,17 @@ export class MysqlStore implements Store {
 
   listDocuments(query: PageQuery): Promise<Page<StoredDocument>> {
     return readPage(this.newestFirst('documents', toDocument), query, documentSize);
+  }
+
+  async purgeExpiredKeys(now: Date, limit: number): Promise<number> {
+    // Bounded and by the expiry index, so a large backlog never holds locks for long.
+    const { affectedRows } = await this.withConnection(OPERATION_MS, (run) =>
+      run<ResultSetHeader>('DELETE FROM idempotency_keys WHERE expires_at < ? ORDER BY expires_at LIMIT ?', [
+        now,
+        String(limit),
+      ]),
+    );
+    return affectedRows;
   }
 
   stats(): PoolStats {
@@ -205,27 +244,42 @@ export class MysqlStore implements Store {
     return this.withConnection(OPERATION_MS, async (run) => {
       if (!idempotency) return { value: String((await run<ResultSetHeader>(sql, values)).insertId), replayed: false };
       const { key, fingerprint } = idempotency;
-      await run('START TRANSACTION');
-      try {
-        await run('DELETE FROM idempotency_keys WHERE idempotency_key = ? AND expires_at < ?', [key, new Date()]);
-        const expiresAt = new Date(Date.now() + IDEMPOTENCY_TTL_MS);
-        // A concurrent request with the same key waits here for the first one's commit, then finds its row.
-        await run('INSERT INTO idempotency_keys VALUES (?, ?, 0, ?)', [key, fingerprint, expiresAt]);
-        const { insertId } = await run<ResultSetHeader>(sql, values);
-        await run('UPDATE idempotency_keys SET item_id = ? WHERE idempotency_key = ?', [insertId, key]);
-        await run('COMMIT');
-        return { value: String(insertId), replayed: false };
-      } catch (error) {
-        // The first error is the one to report; a connection that cannot roll back is destroyed, which does.
-        await run('ROLLBACK').catch(() => undefined);
-        if ((error as { errno?: number }).errno !== ER_DUP_ENTRY) throw error;
+      for (let attempt = 1; ; attempt++) {
+        const last = attempt === KEY_ATTEMPTS;
+        await run('START TRANSACTION');
+        try {
+          // The key first, with no read before it (a read of a missing key locks the gap, and two such locks
+          // deadlock the inserts): a concurrent request with the same key waits here for this one's commit.
+          await run('INSERT INTO idempotency_keys VALUES (?, ?, 0, ?)', [
+            key,
+            fingerprint,
+            new Date(Date.now() + IDEMPOTENCY_TTL_MS),
+          ]);
+          const { insertId } = await run<ResultSetHeader>(sql, values);
+          await run('UPDATE idempotency_keys SET item_id = ? WHERE idempotency_key = ?', [insertId, key]);
+          await run('COMMIT');
+          return { value: String(insertId), replayed: false };
+        } catch (error) {
+          // The first error is the one to report; a connection that cannot roll back is destroyed, which does.
+          await run('ROLLBACK').catch(() => undefined);
+          const { errno } = error as { errno?: number };
+          // Requests that waited on a first one that rolled back: InnoDB ends all but one; they go again.
+          if (errno === ER_LOCK_DEADLOCK && !last) continue;
+          if (errno !== ER_DUP_ENTRY) throw error;
+        }
+        const [first] = await run<KeyRow[]>(
+          'SELECT fingerprint, item_id, expires_at FROM idempotency_keys WHERE idempotency_key = ?',
+          [key],
+        );
+        if (first && first.expires_at >= new Date()) {
+          if (first.fingerprint !== fingerprint) throw new IdempotencyConflictError();
+          return { value: String(first.item_id), replayed: true };
+        }
+        if (last) throw new Error(`idempotency key still changing after ${KEY_ATTEMPTS} attempts`);
+        // Expired: the key is free again.
+        if (first)
+          await run('DELETE FROM idempotency_keys WHERE idempotency_key = ? AND expires_at < ?', [key, new Date()]);
       }
-      const [first] = await run<KeyRow[]>(
-        'SELECT fingerprint, item_id FROM idempotency_keys WHERE idempotency_key = ?',
-        [key],
-      );
-      if (!first || first.fingerprint !== fingerprint) throw new IdempotencyConflictError();
-      return { value: String(first.item_id), replayed: true };
     });
   }
 
@@ -235,22 +289,21 @@ export class MysqlStore implements Store {
     return row;
   }
 
-  private newestFirst<T>(table: Table, toItem: (row: ItemRow) => T) {
-    return async (before: string | undefined, count: number): Promise<T[]> => {
+  private newestFirst<T>(table: Table, toItem: (row: ItemRow) => T): BatchFetch<T> {
+    return async (before, count, budget) => {
       // LIMIT goes as a string: MySQL 8's prepared statements refuse a numeric LIMIT parameter.
       const rows = await this.withConnection(OPERATION_MS, (run) =>
         before === undefined
-          ? run<ItemRow[]>(STATEMENTS[table].newest, [String(count)])
-          : run<ItemRow[]>(STATEMENTS[table].olderThan, [before, String(count)]),
+          ? run<ItemRow[]>(STATEMENTS[table].newest, [String(count), budget])
+          : run<ItemRow[]>(STATEMENTS[table].olderThan, [before, String(count), budget]),
       );
-      return rows.map(toItem);
+      return { rows: rows.map(toItem), cut: rows.length < Number(rows[0]?.total ?? 0) };
     };
   }
 
   private async createTables(): Promise<void> {
     await this.withConnection(OPERATION_MS * 2, async (run) => {
       for (const statement of SCHEMA) await run(statement);
-      await run('DELETE FROM idempotency_keys WHERE expires_at < ?', [new Date()]);
     });
   }
 
@@ -278,12 +331,25 @@ export class MysqlStore implements Store {
       new Promise<R>((resolve, reject) => {
         if (broken) return reject(new Error('the connection was given up after an error'));
         const timeout = Math.max(1, deadline - Date.now());
+        let settled = false;
         const done = (error: Error | null, result: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(late);
           if (!error) return resolve(result as R);
           if ((error as { code?: string }).code === 'PROTOCOL_SEQUENCE_TIMEOUT' || (error as { fatal?: boolean }).fatal)
             broken = true;
           reject(error);
         };
+        // mysql2 times a statement's execution only, not its PREPARE on a connection new to it: this covers both.
+        const late = setTimeout(
+          () =>
+            done(
+              Object.assign(new Error(`no answer within ${timeout} ms`), { code: 'PROTOCOL_SEQUENCE_TIMEOUT' }),
+              null,
+            ),
+          timeout + 10,
+        );
         // Statements with parameters are prepared once per connection; transaction control cannot be.
         if (values) connection.execute({ sql, values, timeout }, done);
         else connection.query({ sql, timeout }, done);

@@ -42,6 +42,12 @@ export interface IdempotencyKey {
 /** How long a store remembers an idempotency key. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
+/** The times every engine stores: MySQL's DATETIME range (MongoDB's is wider). */
+export const STORABLE_TIMES = { from: new Date('1000-01-01T00:00:00.000Z'), to: new Date('9999-12-31T23:59:59.999Z') };
+
+/** The start of the idempotency keys the service makes itself (the engine switch's copy); clients may not use it. */
+export const RESERVED_KEY_PREFIX = 'transfer:';
+
 /** Why the database failed, in the words the service shows users and logs. */
 export type Failure = 'credentials' | 'timeout' | 'unavailable';
 
@@ -58,8 +64,12 @@ export interface Store {
   listMessages(query: PageQuery): Promise<Page<Message>>;
   addDocument(document: JsonObject, idempotency?: IdempotencyKey): Promise<StoredDocument>;
   listDocuments(query: PageQuery): Promise<Page<StoredDocument>>;
+  /** Forgets at most `limit` idempotency keys that expired before `now`, oldest first; returns how many. */
+  purgeExpiredKeys(now: Date, limit: number): Promise<number>;
   /** Which kind of failure a driver error is. */
   classify(error: unknown): Failure;
+  /** When the driver or server refused the data itself (not the database failing): the problem in words. */
+  refusal(error: unknown): string | undefined;
   /** The user the service logs in as, for messages about refused credentials. */
   readonly user?: string;
   stats(): PoolStats;
@@ -85,13 +95,12 @@ export class StoreUnavailableError extends Error {
   readonly action: string | undefined;
   constructor(
     readonly failure: Failure = 'unavailable',
-    user?: string,
+    /** The user refused, for the cluster's eyes (the log, the metrics port); the message, which clients see, does not name it. */
+    readonly user?: string,
     options?: ErrorOptions,
   ) {
     super(
-      failure === 'credentials'
-        ? `the database refused the credentials for user ${user ?? 'unknown'}`
-        : FAILURE_MESSAGES[failure],
+      failure === 'credentials' ? "the database refused the service's credentials" : FAILURE_MESSAGES[failure],
       options,
     );
     this.action = FAILURE_ACTIONS[failure];
@@ -112,12 +121,25 @@ const BATCH = 64;
 /** A page stops growing past this many bytes of JSON; its Link header carries the rest. */
 export const PAGE_BYTES = 1024 * 1024;
 
+/** One read of a page's items: newest first, at most `count`. */
+export interface Batch<T> {
+  rows: T[];
+  /** Rows within `count` were left unread because the bytes were spent: older items exist. */
+  cut: boolean;
+}
+
 /**
- * Fills a page newest first from `fetch` (at most `count` items older than `before`), bounded by the
- * query's count and by `PAGE_BYTES` as measured by `sizeOf`, reading no more than a batch beyond it.
+ * Reads at most `count` items older than `before`, newest first, and no more bytes (as stored) than `budget`
+ * and one item: the first item is read whatever its size, each next one only while the budget lasts.
+ */
+export type BatchFetch<T> = (before: string | undefined, count: number, budget: number) => Promise<Batch<T>>;
+
+/**
+ * Fills a page newest first from `fetch`, bounded by the query's count and by `PAGE_BYTES`: of JSON as
+ * measured by `sizeOf` in the page, and of stored bytes in what the store reads for it.
  */
 export async function readPage<T extends { id: string }>(
-  fetch: (before: string | undefined, count: number) => Promise<T[]>,
+  fetch: BatchFetch<T>,
   { limit, before }: PageQuery,
   sizeOf: (item: T) => number,
 ): Promise<Page<T>> {
@@ -125,10 +147,8 @@ export async function readPage<T extends { id: string }>(
   let bytes = 0;
   let cursor = before;
   for (;;) {
-    const average = items.length === 0 ? 0 : bytes / items.length;
-    const fits = average === 0 ? BATCH : Math.ceil((PAGE_BYTES - bytes) / average) + 1;
-    const count = Math.max(1, Math.min(limit + 1 - items.length, BATCH, fits));
-    const rows = await fetch(cursor, count);
+    const count = Math.min(limit + 1 - items.length, BATCH);
+    const { rows, cut } = await fetch(cursor, count, PAGE_BYTES - bytes);
     // The rows that fit the page; the first is taken whatever its size.
     let taken = 0;
     while (taken < rows.length && items.length + taken < limit) {
@@ -139,10 +159,18 @@ export async function readPage<T extends { id: string }>(
     }
     const fitting = taken === rows.length ? rows : rows.slice(0, taken);
     items = items.length === 0 ? fitting : items.concat(fitting);
-    if (taken < rows.length) return { items, hasMore: true };
+    if (taken < rows.length || cut) return { items, hasMore: true };
     if (rows.length < count) return { items, hasMore: false };
     cursor = (rows[rows.length - 1] as T).id;
   }
+}
+
+/** Rows in `rows` (newest first) up to the budget: the first whatever its size, each next one while the bytes before it are under `budget`. */
+export function withinBudget<T>(rows: T[], budget: number, storedSize: (row: T) => number): Batch<T> {
+  let bytes = 0;
+  let kept = 0;
+  while (kept < rows.length && (kept === 0 || bytes < budget)) bytes += storedSize(rows[kept++] as T);
+  return { rows: kept === rows.length ? rows : rows.slice(0, kept), cut: kept < rows.length };
 }
 
 /** A message's JSON size, without serialising it: the text may be escaped, the rest is short. */

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startApp, type TestApp } from './support/app';
+
+const DOCUMENTS = 64;
+const DOCUMENT_CHARS = 60_000;
+const READERS = 48;
+/** What a burst of page reads may add to the heap: the service runs in 160 MiB, most of it for other work. */
+const HEAP_GROWTH_LIMIT = 64 * 1024 * 1024;
+
+let t: TestApp;
+before(async () => {
+  t = await startApp('mysql');
+  for (let i = 0; i < DOCUMENTS; i++)
+    await t.app.store.addDocument({ n: i, blob: String(i % 10).repeat(DOCUMENT_CHARS) });
+});
+after(() => t.close());
+
+test(`${READERS} readers of pages of ${DOCUMENTS} documents of ${DOCUMENT_CHARS / 1000} kB at once (MySQL): the heap grows by less than ${HEAP_GROWTH_LIMIT / 2 ** 20} MiB; readers past the bound get a 503 with Retry-After`, async (context) => {
+  const baseline = process.memoryUsage().heapUsed;
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().heapUsed);
+  }, 1);
+  const answers = await Promise.all(Array.from({ length: READERS }, () => t.app.inject('/data?limit=500')));
+  clearInterval(sampler);
+  const growth = peak - baseline;
+  const statuses = answers.map((answer) => answer.statusCode);
+  const ok = statuses.filter((status) => status === 200).length;
+  context.diagnostic(`heap growth ${(growth / 2 ** 20).toFixed(1)} MiB; ${ok} x 200, ${READERS - ok} x 503`);
+  assert.ok(
+    statuses.every((status) => status === 200 || status === 503),
+    `unexpected answers: ${statuses}`,
+  );
+  for (const answer of answers.filter((a) => a.statusCode === 503)) {
+    assert.ok(Number(answer.headers['retry-after']) > 0, 'a 503 without Retry-After');
+    assert.match(answer.json().message, /page reads are under way/);
+  }
+  assert.ok(ok >= 1, 'no reader got a page');
+  for (const answer of answers.filter((a) => a.statusCode === 200)) {
+    const bytes = Buffer.byteLength(answer.body);
+    assert.ok(bytes <= 1024 * 1024 + DOCUMENT_CHARS + 100, `a page of ${bytes} bytes`);
+    assert.match(answer.headers.link as string, /rel="next"/, 'a page cut by its size does not link to the rest');
+  }
+  assert.ok(growth < HEAP_GROWTH_LIMIT, `the heap grew by ${(growth / 2 ** 20).toFixed(1)} MiB`);
+});
