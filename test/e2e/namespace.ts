@@ -33,7 +33,8 @@ export async function failureReport(
   if (pods instanceof Error) lines.push(`  its pods could not be listed: ${firstLine(pods)}`);
   else {
     const failing = pods.filter((pod) => !isReady(pod) || pod.metadata.deletionTimestamp);
-    if (failing.length === 0) lines.push(`  every pod Ready (${pods.length})`);
+    if (pods.length === 0) lines.push('  no pods');
+    else if (failing.length === 0) lines.push(`  every pod Ready (${pods.length})`);
     for (const pod of failing) lines.push(...(await podReport(cluster, namespace, pod, limits)));
   }
   lines.push(...(await eventReport(cluster, namespace, limits.events)));
