@@ -21,8 +21,7 @@ import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import type { EngineEvent, Stack, UpResult } from '@pulumi/pulumi/automation';
 import { wrk } from '../../bench/wrk';
-import type { RealNode } from '../node/real-node';
-import { realNodeUnavailable } from '../node/real-node';
+import { type RealNode, realNodeUnavailable } from '../node/real-node';
 import { pulumiToolsMissing } from '../support/toolchain';
 import { Cluster } from './cluster';
 import {

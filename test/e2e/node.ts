@@ -17,13 +17,17 @@ export interface NodeImages {
   database: Record<Engine, string>;
 }
 
-/** A real node, with the web image built from service/Dockerfile and imported beside the stand-ins. */
+/**
+ * A real node, with the web image built from service/Dockerfile and imported beside the stand-ins; on
+ * any failure the node is taken down again before the error is thrown.
+ */
 export async function startNode(): Promise<{ node: RealNode; images: NodeImages }> {
   const started = performance.now();
   const node = await RealNode.create((line) => console.log(line));
-  const { refs } = await nodeImages();
-  const checkout = await copyProject();
+  let checkout: string | undefined;
   try {
+    checkout = await copyProject();
+    const { refs } = await nodeImages();
     const built = performance.now();
     const web = await buildWebImage(checkout, refs.node, checkout);
     await node.ctr(['images', 'import', web.archive]);
@@ -35,8 +39,11 @@ export async function startNode(): Promise<{ node: RealNode; images: NodeImages 
       node,
       images: { web: web.ref, webUpdate, debian: refs.debian, database: { mysql: refs.mysql, mongodb: refs.mongo } },
     };
+  } catch (error) {
+    await node.delete();
+    throw error;
   } finally {
-    await rm(checkout, { recursive: true, force: true });
+    if (checkout) await rm(checkout, { recursive: true, force: true });
   }
 }
 
