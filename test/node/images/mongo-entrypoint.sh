@@ -44,7 +44,8 @@ if [ -z "$(ls -A /data/db)" ]; then
   : "${MONGO_INITDB_ROOT_USERNAME:?the database is uninitialized and MONGO_INITDB_ROOT_USERNAME is not set}"
   : "${MONGO_INITDB_ROOT_PASSWORD:?the database is uninitialized and MONGO_INITDB_ROOT_PASSWORD is not set}"
   note "first boot: creating the administrator on a server bound to 127.0.0.1"
-  "${FERRETDB[@]}" --listen-addr=127.0.0.1:$port --setup-database=admin \
+  # FerretDB gives its setup 30 s and then exits 1 (the official image's first boot has no such limit).
+  "${FERRETDB[@]}" --listen-addr=127.0.0.1:$port --setup-database=admin --setup-timeout=240s \
     --setup-username="$MONGO_INITDB_ROOT_USERNAME" --setup-password="$MONGO_INITDB_ROOT_PASSWORD" &
   temporary=$!
   shell() {
