@@ -27,6 +27,8 @@ export function firstBootGuard(dataDir: string, stateDir = FIRST_BOOT_STATE): st
   const done = quoted(`${stateDir}/first-boot-done`);
   return [
     'set -eu',
+    // One line naming the cause: without it a failed guard is an exit code 1 and a bare tool error.
+    `trap 'echo "two-tier: the first-boot guard stopped (status $?) at: $BASH_COMMAND; the database was not started." >&2' ERR`,
     `if [ -e ${started} ] && [ ! -e ${done} ]; then`,
     `  echo "two-tier: the first boot of this volume was interrupted before it finished, so the database has no application user and would never get one. Nothing was ever served from it: emptying ${dataDir} and starting the first boot again. Nothing to do; if this line comes back, the lines after it say why the first boot fails." >&2`,
     `  find ${data} -mindepth 1 -delete`,

@@ -24,7 +24,7 @@ NODE_VERSION=$(sed -n 's/^NODE_VERSION=//p' "$repo/.ci/run") # the project's Nod
 NPM_VERSION=11.21.2           # the npm registry's binary of Node.js has no npm of its own
 MONGOSH_VERSION=2.5.10
 MIRROR=${TWO_TIER_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-IMAGES_REVISION=2             # bump when an entrypoint or recipe below changes
+IMAGES_REVISION=3             # bump when an entrypoint or recipe below changes
 
 CACHE=${TWO_TIER_NODE_IMAGES:-$HOME/.cache/two-tier-node-images}
 TOOLCHAIN_BIN=${TWO_TIER_TOOLCHAIN:-$HOME/.cache/two-tier-toolchain}/bin

@@ -117,3 +117,16 @@ test('a volume first booted before the markers existed is left as it is', async 
   assert.match(result.stdout, /entrypoint: starting on ibdata1 messages\.ibd/);
   assert.deepEqual(await files(volume.state), [], 'an old volume was marked as if it had just been initialised');
 });
+
+test('a guard that cannot do its work says why in one line, and the entrypoint does not start', async () => {
+  await rm(volume.state, { recursive: true });
+  await writeFile(volume.state, 'a file where the markers folder should be');
+  const result = await boot();
+  assert.equal(result.code, 1);
+  assert.doesNotMatch(result.stdout, /entrypoint:/, 'the entrypoint started on a volume the guard could not mark');
+  const [cause] = result.stderr.split('\n').filter((line) => line.startsWith('two-tier:'));
+  assert.equal(
+    cause,
+    `two-tier: the first-boot guard stopped (status 1) at: touch '${volume.state}/first-boot-started'; the database was not started.`,
+  );
+});

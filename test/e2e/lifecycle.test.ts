@@ -13,27 +13,51 @@
  * the `pulumi` on PATH, the program building and loading the image and the official database images.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { EngineEvent, Stack, UpResult } from '@pulumi/pulumi/automation';
-import { type Load, wrk } from '../../bench/wrk';
-import { METRICS_PORT, WEB_PORT } from '../../infra/web-tier';
-import { nodeImages, RealNode, realNodeUnavailable } from '../node/real-node';
-import { buildWebImage } from '../node/web-image';
-import { ARTIFACTS, chromiumMissing, launchChromium } from '../support/chromium';
-import { runProgram } from '../support/program';
+import { wrk } from '../../bench/wrk';
+import { METRICS_PORT } from '../../infra/web-tier';
+import { type RealNode, realNodeUnavailable } from '../node/real-node';
 import { pulumiToolsMissing } from '../support/toolchain';
-import { Cluster, type KubeObject } from './cluster';
+import { Cluster } from './cluster';
+import {
+  appLogin,
+  changePasswordInTheDatabase,
+  databaseState,
+  type Engine,
+  fingerprint,
+  finishPasswordChange,
+  withPassword,
+} from './database';
+import { namespaceGone, reportFailure } from './namespace';
+import { killFirstBoot, type NodeImages, startNode } from './node';
 import { copyProject, devStack, projectConfig } from './project';
-import { SteadyLoad } from './traffic';
-import { databaseIdentity, databasePod, eventually, exec, isReady, NAMESPACE, podsOf, readyPods } from './workloads';
+import { declaredObjects, diagnostic, upChanges, upReporting } from './stack';
+import { allMessages, describeLoad, postMessage, SteadyLoad, screenshot, urlReady } from './traffic';
+import {
+  connect,
+  databaseIdentity,
+  databasePod,
+  eventually,
+  exec,
+  isReady,
+  mergePatch,
+  NAMESPACE,
+  nodeFetch,
+  podsOf,
+  probePod,
+  readyPods,
+  restartRollout,
+  seconds,
+  settle,
+  webPodNames,
+} from './workloads';
 
-type Engine = 'mysql' | 'mongodb';
 const NODE_PORT = 30004;
 const URL_BASE = `http://localhost:${NODE_PORT}`;
 /** An image no registry serves: a pull from this machine's own port 443, where nothing listens, fails at once. */
@@ -50,8 +74,7 @@ process.on('exit', () => {
 
 let cluster: Cluster;
 let node: RealNode | undefined;
-/** What the offline run deploys: the web image built here (and a second reference to it), the stand-ins. */
-let images: { web: string; webUpdate: string; debian: string; database: Record<Engine, string> } | undefined;
+let images: NodeImages | undefined;
 
 before(async () => {
   if (unavailable) return;
@@ -59,23 +82,8 @@ before(async () => {
     cluster = new Cluster('kubectl', process.env.KUBECONFIG ?? join(homedir(), '.kube', 'config'), EXISTING_CONTEXT);
     return;
   }
-  const started = performance.now();
-  node = await RealNode.create((line) => console.log(line));
+  ({ node, images } = await startNode());
   cluster = node;
-  const { refs } = await nodeImages();
-  const checkout = await copyProject();
-  try {
-    const built = performance.now();
-    const web = await buildWebImage(checkout, refs.node, checkout);
-    await node.ctr(['images', 'import', web.archive]);
-    console.log(`node: web image ${web.ref} built from service/Dockerfile and imported in ${seconds(built)} s`);
-    const webUpdate = `${web.ref}-update`;
-    await node.ctr(['images', 'tag', web.ref, webUpdate]);
-    images = { web: web.ref, webUpdate, debian: refs.debian, database: { mysql: refs.mysql, mongodb: refs.mongo } };
-  } finally {
-    await rm(checkout, { recursive: true, force: true });
-  }
-  console.log(`node: ready for the stacks ${seconds(started)} s after the start`);
 });
 
 after(async () => {
@@ -97,7 +105,10 @@ function lifecycle(first: Engine): void {
   let stack: Stack;
   let failed = false;
 
-  /** Each step is a test; after a failure the rest say so instead of running on a broken stack. */
+  /**
+   * Each step is a test; a failure prints what the namespace says about it (the failing pods' logs, the
+   * recent events), and the steps after it say so instead of running on a broken stack.
+   */
   const step = (name: string, body: (t: TestContext) => Promise<void>) =>
     test(name, async (t) => {
       if (failed) return t.skip('an earlier step failed');
@@ -106,6 +117,7 @@ function lifecycle(first: Engine): void {
         await body(t);
       } catch (error) {
         failed = true;
+        await reportFailure(cluster, NAMESPACE, error);
         t.diagnostic(`FAILED after ${seconds(started)} s: ${diagnostic(error)}`);
         throw new Error(`${name}: ${diagnostic(error)}`, { cause: error });
       }
@@ -113,6 +125,9 @@ function lifecycle(first: Engine): void {
     });
 
   before(async () => {
+    // A stack that failed before this one is destroyed in its `after`; its namespace and volumes must be gone.
+    const waited = await namespaceGone(cluster, NAMESPACE);
+    if (waited >= 1) console.log(`waited ${waited.toFixed(0)} s for the last stack's namespace and volumes to go`);
     config.kubeContext = cluster.context;
     if (images) {
       config.webImage = images.web;
@@ -126,7 +141,8 @@ function lifecycle(first: Engine): void {
   });
 
   after(async () => {
-    if (failed && stack) await stack.destroy().catch(() => undefined);
+    if (failed && stack)
+      await stack.destroy().catch((error) => console.log(`destroy after the failure failed: ${diagnostic(error)}`));
     await rm(stateFolder, { recursive: true, force: true });
     await rm(checkout, { recursive: true, force: true });
     temporary.delete(stateFolder);
@@ -162,15 +178,11 @@ function lifecycle(first: Engine): void {
 
   step('2. up creates every declared object, admitted as restricted, and the exported url answers', async (t) => {
     const started = performance.now();
-    const up = await stack.up();
+    const up = await upReporting(stack, cluster);
     assert.equal(up.summary.result, 'succeeded');
     const upSeconds = seconds(started);
     assert.equal(up.outputs.url?.value, URL_BASE);
-    await eventually(
-      'the url answering /ready with 200',
-      async () => (await fetch(`${URL_BASE}/ready`)).status === 200,
-      120,
-    );
+    await urlReady(URL_BASE, 'the url answering /ready with 200', 120);
     t.diagnostic(`figure: up took ${upSeconds} s; the url answered ${seconds(started)} s after up started`);
 
     const expected = await declaredObjects(config, secrets);
@@ -204,14 +216,14 @@ function lifecycle(first: Engine): void {
     );
 
     const message = `lifecycle ${randomSecret()}`;
-    await postMessage(message);
+    await postMessage(cluster, URL_BASE, message);
     written.push(message);
     const listed = (await (await fetch(`${URL_BASE}/messages`)).json()) as { message: string }[];
     assert.ok(
       listed.some((item) => item.message === message),
       'the posted message is read back at the url',
     );
-    await screenshot(`board-${first}`, message);
+    await screenshot(URL_BASE, `board-${first}`, message);
     t.diagnostic(`checked: ${URL_BASE} is ready, stored a message, listed it and rendered it in Chromium`);
   });
 
@@ -257,7 +269,7 @@ function lifecycle(first: Engine): void {
   step('5. data survives its pod: the database pod deleted, every message is there once it is back', async (t) => {
     for (let index = 0; index < 5; index++) {
       const message = `before the database pod went ${index} ${randomSecret()}`;
-      await postMessage(message);
+      await postMessage(cluster, URL_BASE, message);
       written.push(message);
     }
     const database = await databasePod(cluster);
@@ -270,8 +282,8 @@ function lifecycle(first: Engine): void {
       300,
     );
     const back = seconds(started);
-    await eventually('the url ready again', async () => (await fetch(`${URL_BASE}/ready`)).status === 200, 60);
-    const listed = await allMessages();
+    await urlReady(URL_BASE, 'the url ready again', 60);
+    const listed = await allMessages(URL_BASE);
     for (const message of written) assert.ok(listed.includes(message), `"${message}" is still there`);
     t.diagnostic(
       `checked: ${written.length} messages read back after the database pod was replaced (Ready again in ${back} s)`,
@@ -282,12 +294,16 @@ function lifecycle(first: Engine): void {
     const database = await databasePod(cluster);
     const [web] = await readyPods(cluster, 'web');
     const databasePort = database.spec.containers[0].ports[0].containerPort;
-    const probe = await probePod();
+    const probe = await probePod(cluster, images?.debian ?? 'debian:bookworm-slim');
     try {
       const db = database.status.podIP;
-      assert.equal(await connect(web, db, databasePort), 'open', 'a web pod reaches the database port');
-      assert.equal(await connect(probe, db, databasePort), 'dropped', 'a pod without the web labels is dropped there');
-      assert.equal(await connect(probe, web.status.podIP, 5000), 'open', 'the web port is open to any pod');
+      assert.equal(await connect(cluster, web, db, databasePort), 'open', 'a web pod reaches the database port');
+      assert.equal(
+        await connect(cluster, probe, db, databasePort),
+        'dropped',
+        'a pod without the web labels is dropped there',
+      );
+      assert.equal(await connect(cluster, probe, web.status.podIP, 5000), 'open', 'the web port is open to any pod');
       const checked = [
         `web -> database:${databasePort} open`,
         `unlabelled -> database:${databasePort} dropped`,
@@ -296,7 +312,7 @@ function lifecycle(first: Engine): void {
       if (config.dbEngine === 'mysql') {
         // MySQL also listens for its X protocol; the policy admits the classic port only, even from web pods.
         assert.equal(
-          await connect(web, db, 33060),
+          await connect(cluster, web, db, 33060),
           'dropped',
           "the database pod's other listening port is closed to web pods",
         );
@@ -343,15 +359,7 @@ function lifecycle(first: Engine): void {
     const ceiling = await wrk(`${URL_BASE}/messages`, { connections: 16, seconds: 10 });
     // The default scale-down window is five minutes; the test shortens it on the object it reads and
     // leaves it so (put back, the five minutes of recommendations made under load would scale it up again).
-    await cluster.kubectl([
-      'patch',
-      hpa,
-      '-n',
-      NAMESPACE,
-      '--type=merge',
-      '-p',
-      '{"spec":{"behavior":{"scaleDown":{"stabilizationWindowSeconds":15}}}}',
-    ]);
+    await mergePatch(cluster, hpa, { spec: { behavior: { scaleDown: { stabilizationWindowSeconds: 15 } } } });
     const down = await eventually(
       'the web tier back at 2 pods',
       async () => (await podsOf(cluster, 'web')).length === 2,
@@ -408,21 +416,11 @@ function lifecycle(first: Engine): void {
       const wrongPassword = `wrong-${randomSecret()}`;
       const wrong = withPassword(secret.data, wrongPassword);
       const deployment = `deployment/${(await cluster.list('deployment', NAMESPACE))[0].metadata.name}`;
-      const webBefore = await webPodNames();
-      const setData = (data: Record<string, string>) =>
-        cluster.kubectl([
-          'patch',
-          'secret',
-          secret.metadata.name,
-          '-n',
-          NAMESPACE,
-          '--type=merge',
-          '-p',
-          JSON.stringify({ data }),
-        ]);
+      const webBefore = await webPodNames(cluster);
+      const setData = (data: Record<string, string>) => mergePatch(cluster, `secret/${secret.metadata.name}`, { data });
       await setData(wrong);
       try {
-        await cluster.kubectl(['rollout', 'restart', deployment, '-n', NAMESPACE]);
+        await restartRollout(cluster, deployment);
         let answer = '';
         const said = await eventually(
           "a new web pod's /ready naming the refused login",
@@ -432,7 +430,7 @@ function lifecycle(first: Engine): void {
             );
             for (const pod of fresh) {
               answer = (await exec(cluster, pod, nodeFetch('/ready', METRICS_PORT))).trim();
-              if (/^503 /.test(answer) && /refused the credentials/.test(answer)) return true;
+              if (/^503 /.test(answer) && /refused the service's credentials/.test(answer)) return true;
             }
             return false;
           },
@@ -444,8 +442,7 @@ function lifecycle(first: Engine): void {
         );
       } finally {
         await setData(secret.data);
-        await cluster.kubectl(['rollout', 'restart', deployment, '-n', NAMESPACE]);
-        await cluster.kubectl(['rollout', 'status', deployment, '-n', NAMESPACE, '--timeout=180s']);
+        await restartRollout(cluster, deployment, { waitSeconds: 180 });
       }
     },
   );
@@ -454,8 +451,8 @@ function lifecycle(first: Engine): void {
     '9. a new image under steady load: only the Deployment rolls, no request fails, the database is untouched',
     async (t) => {
       const databaseBefore = await databaseIdentity(cluster);
-      const before = await databaseState();
-      const webBefore = await webPodNames();
+      const before = await databaseState(cluster);
+      const webBefore = await webPodNames(cluster);
       if (images) {
         config.webImage = images.webUpdate;
         await stack.setConfig('two-tier:webImage', { value: config.webImage });
@@ -468,16 +465,20 @@ function lifecycle(first: Engine): void {
       const load = new SteadyLoad(URL_BASE);
       let changed: string[];
       try {
-        changed = await upChanges(stack);
+        changed = await upChanges(stack, cluster);
       } finally {
-        await settle();
+        await settle(cluster);
       }
       const counted = await load.stop();
       const outsideTheImage = changed.filter((change) => !/ (docker|command):/.test(change));
       assert.deepEqual(outsideTheImage, ['update kubernetes:apps/v1:Deployment'], 'only the web Deployment changes');
-      assert.deepEqual(await databaseState(), before, 'the StatefulSet, the Secret and the claim are the same objects');
+      assert.deepEqual(
+        await databaseState(cluster),
+        before,
+        'the StatefulSet, the Secret and the claim are the same objects',
+      );
       assert.equal(await databaseIdentity(cluster), databaseBefore, 'the database pod was not restarted');
-      const webAfter = await webPodNames();
+      const webAfter = await webPodNames(cluster);
       assert.ok(
         webAfter.every((name) => !webBefore.includes(name)),
         'every web pod was replaced',
@@ -495,7 +496,7 @@ function lifecycle(first: Engine): void {
     '10. a password change as the README says, under steady load: no request fails, the database is untouched',
     async (t) => {
       const databaseBefore = await databaseIdentity(cluster);
-      const webBefore = await webPodNames();
+      const webBefore = await webPodNames(cluster);
       const secretBefore = await cluster.list('secret', NAMESPACE);
       const statefulSets = await cluster.list('statefulset', NAMESPACE);
       const load = new SteadyLoad(URL_BASE);
@@ -504,16 +505,19 @@ function lifecycle(first: Engine): void {
       const oldPassword = secrets.dbPassword;
       try {
         secrets.dbPassword = randomSecret();
-        await changePasswordInTheDatabase(engine, secrets.dbPassword);
+        await changePasswordInTheDatabase(cluster, engine, secrets.dbPassword);
         await stack.setConfig('two-tier:dbPassword', { value: secrets.dbPassword, secret: true });
-        changed = await upChanges(stack);
+        changed = await upChanges(stack, cluster);
       } finally {
-        await settle();
+        await settle(cluster);
       }
-      await finishPasswordChange(engine);
+      await finishPasswordChange(cluster, engine);
       const counted = await load.stop();
-      await assert.rejects(appLogin(engine, oldPassword), 'the old password is refused once the change is finished');
-      await appLogin(engine, secrets.dbPassword);
+      await assert.rejects(
+        appLogin(cluster, engine, oldPassword),
+        'the old password is refused once the change is finished',
+      );
+      await appLogin(cluster, engine, secrets.dbPassword);
       assert.deepEqual(
         changed,
         ['update kubernetes:apps/v1:Deployment', 'update kubernetes:core/v1:Secret'],
@@ -530,16 +534,12 @@ function lifecycle(first: Engine): void {
         fingerprint(secretBefore),
         'the Secret holds a new value',
       );
-      const webAfter = await webPodNames();
+      const webAfter = await webPodNames(cluster);
       assert.ok(
         webAfter.every((name) => !webBefore.includes(name)),
         'every web pod was replaced, so none keeps the old password',
       );
-      await eventually(
-        'the url ready with the new password',
-        async () => (await fetch(`${URL_BASE}/ready`)).status === 200,
-        60,
-      );
+      await urlReady(URL_BASE, 'the url ready with the new password', 60);
       assert.equal(counted.failed, 0, `no request failed during the password change: ${counted.failures.join('; ')}`);
       t.diagnostic(
         `checked: ${changed.join(', ')}; ${webAfter.length} new web pods; ${counted.ok} requests, ${counted.failed} failed`,
@@ -563,7 +563,7 @@ function lifecycle(first: Engine): void {
       const readers = new SteadyLoad(URL_BASE, { writes: false });
       let up: UpResult;
       try {
-        up = await stack.up({
+        up = await upReporting(stack, cluster, {
           onEvent: (event: EngineEvent) => {
             const step = event.resourcePreEvent?.metadata;
             if (step && step.op !== 'same' && /StatefulSet|Deployment|DeleteDelay/.test(step.type))
@@ -571,7 +571,7 @@ function lifecycle(first: Engine): void {
           },
         });
       } finally {
-        await settle();
+        await settle(cluster);
       }
       const read = await readers.stop();
       t.diagnostic(`the switch's steps on the workloads: ${steps.join('; ')}`);
@@ -586,14 +586,10 @@ function lifecycle(first: Engine): void {
       );
       assert.equal(statefulSets[0]?.status.readyReplicas, 1);
       assert.equal(up.outputs.dbEngine?.value, other);
-      await eventually(
-        'the url ready on the new engine',
-        async () => (await fetch(`${URL_BASE}/ready`)).status === 200,
-        120,
-      );
+      await urlReady(URL_BASE, 'the url ready on the new engine', 120);
       const message = `after the switch ${randomSecret()}`;
-      await postMessage(message);
-      const listed = await allMessages();
+      await postMessage(cluster, URL_BASE, message);
+      const listed = await allMessages(URL_BASE);
       assert.ok(listed.includes(message), 'a message posted on the new engine is read back');
       const lost = written.filter((earlier) => !listed.includes(earlier));
       assert.deepEqual(lost, [], `every message written on ${first} is read back on ${other}`);
@@ -611,7 +607,7 @@ function lifecycle(first: Engine): void {
       if (!node) return t.skip('the real node only: the test kills the database container from the host');
       const engine = config.dbEngine as Engine;
       const started = performance.now();
-      const up = stack.up();
+      const up = upReporting(stack, cluster);
       up.catch(() => undefined);
       const killed = await killFirstBoot(node, engine);
       assert.equal((await up).summary.result, 'succeeded');
@@ -620,11 +616,11 @@ function lifecycle(first: Engine): void {
       assert.ok(database.status.containerStatuses[0].restartCount >= 1, 'the database container was restarted');
       const log = await cluster.kubectl(['logs', '-n', NAMESPACE, database.metadata.name]);
       assert.match(log, /the first boot of this volume was interrupted/, "the guard said so in the pod's log");
-      await eventually('the url ready', async () => (await fetch(`${URL_BASE}/ready`)).status === 200, 120);
+      await urlReady(URL_BASE, 'the url ready', 120);
       const message = `after an interrupted first boot ${randomSecret()}`;
-      await postMessage(message);
+      await postMessage(cluster, URL_BASE, message);
       written.splice(0, written.length, message);
-      assert.ok((await allMessages()).includes(message), 'a message is read back');
+      assert.ok((await allMessages(URL_BASE)).includes(message), 'a message is read back');
       t.diagnostic(
         `checked: ${engine}'s first boot killed ${killed.toFixed(1)} s into it; the guard emptied the data directory and the next boot finished; up succeeded in ${seconds(started)} s and the url stores and reads`,
       );
@@ -658,13 +654,13 @@ function lifecycle(first: Engine): void {
     if (good) await stack.setConfig('two-tier:dbImage', { value: good });
     else await stack.removeConfig('two-tier:dbImage');
     const started = performance.now();
-    const fixed = await stack.up();
+    const fixed = await upReporting(stack, cluster);
     assert.equal(fixed.summary.result, 'succeeded');
     const [database] = await readyPods(cluster, 'database');
     const image = database?.spec.containers[0].image;
     assert.ok(image && image !== BROKEN_IMAGE, `the database pod runs the corrected image (${image})`);
-    await eventually('the url ready', async () => (await fetch(`${URL_BASE}/ready`)).status === 200, 120);
-    const listed = await allMessages();
+    await urlReady(URL_BASE, 'the url ready', 120);
+    const listed = await allMessages(URL_BASE);
     assert.deepEqual(
       written.filter((earlier) => !listed.includes(earlier)),
       [],
@@ -700,295 +696,8 @@ function lifecycle(first: Engine): void {
       `checked: destroy took ${took} s; namespace and all ${declared.length} declared objects gone; ${bound.length} provisioned volume(s) deleted with their claims`,
     );
   }
-
-  async function databaseState(): Promise<string[]> {
-    const objects = [
-      ...(await cluster.list('statefulset', NAMESPACE)),
-      ...(await cluster.list('secret', NAMESPACE)),
-      ...(await cluster.list('persistentvolumeclaim', NAMESPACE)),
-    ];
-    return objects.map(
-      (object) => `${object.kind}/${object.metadata.name} ${object.metadata.uid} ${object.metadata.resourceVersion}`,
-    );
-  }
-
-  async function webPodNames(): Promise<string[]> {
-    return (await readyPods(cluster, 'web')).map((pod) => pod.metadata.name);
-  }
-
-  /**
-   * The README's first step: the new password set in the database itself, by its administrator; MySQL
-   * keeps the old one valid beside it until the web pods have rolled.
-   */
-  async function changePasswordInTheDatabase(engine: Engine, password: string): Promise<void> {
-    const database = await databasePod(cluster);
-    if (engine === 'mysql') {
-      await asMysqlRoot(database, `ALTER USER 'app'@'%' IDENTIFIED BY '${password}' RETAIN CURRENT PASSWORD;`);
-    } else {
-      await exec(
-        cluster,
-        database,
-        [
-          'sh',
-          '-c',
-          'mongosh --quiet --norc -u "$MONGO_INITDB_ROOT_USERNAME" -p "$MONGO_INITDB_ROOT_PASSWORD" --authenticationDatabase admin "mongodb://127.0.0.1:27017/$MONGO_INITDB_DATABASE"',
-        ],
-        `db.changeUserPassword('app', '${password}')\n`,
-      );
-    }
-  }
-
-  /** The README's last step on MySQL, once `up` has rolled the web pods: the old password discarded. */
-  async function finishPasswordChange(engine: Engine): Promise<void> {
-    if (engine !== 'mysql') return;
-    const database = await databasePod(cluster);
-    await asMysqlRoot(database, `ALTER USER 'app'@'%' DISCARD OLD PASSWORD;`);
-  }
-
-  function asMysqlRoot(database: KubeObject, statement: string): Promise<string> {
-    return exec(cluster, database, ['sh', '-c', 'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -uroot'], `${statement}\n`);
-  }
-
-  /** A login as the application's user with a password, over TCP inside the database pod; rejects when refused. */
-  async function appLogin(engine: Engine, password: string): Promise<void> {
-    const database = await databasePod(cluster);
-    const login =
-      engine === 'mysql'
-        ? 'MYSQL_PWD="$(cat)" mysql -h127.0.0.1 -uapp -e "SELECT 1" app'
-        : 'mongosh --quiet --norc -u app -p "$(cat)" --authenticationDatabase app "mongodb://127.0.0.1:27017/app" --eval "db.runCommand({ ping: 1 }).ok"';
-    await exec(cluster, database, ['sh', '-c', login], password);
-  }
-}
-
-/** Waits until the web tier has settled after a change: every pod Ready, none terminating. */
-async function settle(): Promise<void> {
-  await readyPods(cluster, 'web', 180);
-}
-
-/**
- * Posts a message at the url and asserts it was stored; when it was not, the failure says what the
- * service answered and what the web pods logged last, which is what tells a cause from a symptom.
- */
-async function postMessage(message: string): Promise<void> {
-  const posted = await fetch(`${URL_BASE}/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ message }),
-  });
-  if (posted.status === 201) return;
-  const answer = await posted.text();
-  const pods = await podsOf(cluster);
-  const states = pods.map(
-    (pod) =>
-      `${pod.metadata.name} ${isReady(pod) ? 'ready' : 'not ready'}${pod.metadata.deletionTimestamp ? ' terminating' : ''}`,
-  );
-  const logs = await cluster
-    .kubectl([
-      'logs',
-      '-n',
-      NAMESPACE,
-      '-l',
-      'app.kubernetes.io/component=web',
-      '--tail=20',
-      '--prefix',
-      '--all-containers',
-    ])
-    .catch((error: Error) => `no logs: ${error.message}`);
-  console.log(`the post that failed: pods ${states.join(', ')}\nthe web pods' last lines:\n${logs}`);
-  assert.fail(`a message posted at the url was not stored: ${posted.status} ${answer}`);
-}
-
-/**
- * Kills the database container half-way through its first boot, from this machine: once the data
- * directory on the volume (local-path, a folder here) holds the entrypoint's first files and before the
- * last init script has marked the first boot done. Returns how far into the first boot that was, s.
- */
-async function killFirstBoot(node: RealNode, engine: Engine): Promise<number> {
-  let folder: string | undefined;
-  await eventually(
-    'the database claim bound to a volume',
-    async () => {
-      const claim = await cluster.get('persistentvolumeclaim', `db-${engine}-data`, NAMESPACE);
-      const volume = claim?.spec.volumeName ? await cluster.get('persistentvolume', claim.spec.volumeName) : undefined;
-      folder = volume?.spec.hostPath?.path ?? volume?.spec.local?.path;
-      return folder !== undefined;
-    },
-    180,
-  );
-  const state = join(folder as string, 'two-tier');
-  const [started, done, data] = [
-    join(state, 'first-boot-started'),
-    join(state, 'first-boot-done'),
-    join(folder as string, 'data'),
-  ];
-  const deadline = Date.now() + 180_000;
-  while (Date.now() < deadline) {
-    if (existsSync(done)) throw new Error('the first boot finished before the test could interrupt it');
-    if (existsSync(started) && existsSync(data) && readdirSync(data).length > 0) {
-      const [pod] = await podsOf(cluster, 'database');
-      const pid = pod && (await node.runningContainerPid(pod.metadata.name, engine));
-      if (pid) {
-        process.kill(pid, 'SIGKILL');
-        if (existsSync(done)) throw new Error('the first boot finished before the test could interrupt it');
-        return (Date.now() - statSync(started).mtimeMs) / 1000;
-      }
-    }
-    await sleep(20);
-  }
-  throw new Error('no first boot to interrupt within 180 s');
-}
-
-/** Every message the url lists, following its pages. */
-async function allMessages(): Promise<string[]> {
-  const listed = (await (await fetch(`${URL_BASE}/messages?limit=500`)).json()) as { message: string }[];
-  return listed.map((item) => item.message);
-}
-
-/** A pod in the stack's namespace without the web tier's labels, allowed by the restricted standard. */
-async function probePod(): Promise<KubeObject> {
-  const name = `policy-probe-${randomBytes(3).toString('hex')}`;
-  const image = images?.debian ?? 'debian:bookworm-slim';
-  await cluster.apply({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: NAMESPACE, labels: { 'app.kubernetes.io/component': 'probe' } },
-    spec: {
-      securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [
-        {
-          name: 'probe',
-          image,
-          imagePullPolicy: 'IfNotPresent',
-          command: ['sleep', '600'],
-          securityContext: {
-            allowPrivilegeEscalation: false,
-            capabilities: { drop: ['ALL'] },
-            readOnlyRootFilesystem: true,
-          },
-        },
-      ],
-    },
-  });
-  await cluster.kubectl(['wait', '--for=condition=Ready', `pod/${name}`, '-n', NAMESPACE, '--timeout=120s']);
-  return (await cluster.get('pod', name, NAMESPACE)) as KubeObject;
-}
-
-/** The credentials Secret's data (base64) with another application password, in the url too (MongoDB). */
-function withPassword(data: Record<string, string>, password: string): Record<string, string> {
-  const encode = (text: string) => Buffer.from(text).toString('base64');
-  const url =
-    data.url &&
-    Buffer.from(data.url, 'base64')
-      .toString()
-      .replace(/:[^:@/]*@/, `:${encodeURIComponent(password)}@`);
-  return { ...data, password: encode(password), ...(url ? { url: encode(url) } : {}) };
-}
-
-/**
- * A TCP connection from inside a pod, with Node.js (all a web image has) or bash: open, refused (nothing
- * listens) or dropped (no answer in 3 s: a NetworkPolicy at work).
- */
-async function connect(pod: KubeObject, host: string, port: number): Promise<string> {
-  const web = pod.metadata.labels?.['app.kubernetes.io/component'] === 'web';
-  const command = web
-    ? [
-        'node',
-        '-e',
-        `const s=require('net').connect(${port},'${host}',()=>{console.log('open');s.destroy()});s.setTimeout(3000,()=>{console.log('dropped');s.destroy()});s.on('error',e=>console.log(e.code==='ECONNREFUSED'?'refused':'dropped'))`,
-      ]
-    : [
-        'bash',
-        '-c',
-        `timeout 3 bash -c '</dev/tcp/${host}/${port}' 2>/dev/null; case $? in 0) echo open;; 124) echo dropped;; *) echo refused;; esac`,
-      ];
-  return (await exec(cluster, pod, command)).trim();
-}
-
-/** A GET on the pod's own port (the service's by default), printing the status and body. */
-function nodeFetch(path: string, port = WEB_PORT): string[] {
-  return [
-    'node',
-    '-e',
-    `fetch('http://127.0.0.1:${port}${path}').then(async r=>console.log(r.status, await r.text()),e=>console.log('error', e.message))`,
-  ];
-}
-
-/** One screenshot of the board at the url, saved for people to look at (a CI artefact). */
-async function screenshot(name: string, message: string): Promise<void> {
-  if (chromiumMissing()) return;
-  const browser = await launchChromium();
-  try {
-    const page = await browser.newPage();
-    await page.goto(URL_BASE);
-    await page.getByText(message).waitFor({ timeout: 10_000 });
-    await mkdir(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-  } finally {
-    await browser.close();
-  }
-}
-
-/**
- * What `up` may report as updated without changing anything: the stack itself, and the provider of
- * the program's dynamic resources, which the engine gives the stack's configuration, so that it is
- * updated whenever a config value changes (it holds no resource of the cluster).
- */
-const BOOKKEEPING = new Set(['pulumi:pulumi:Stack', 'pulumi:providers:pulumi-nodejs']);
-
-/** Runs `up` and lists what it changed, as "op type", leaving out what stayed the same. */
-async function upChanges(stack: Stack): Promise<string[]> {
-  const changes: string[] = [];
-  const up = await stack.up({
-    onEvent: (event: EngineEvent) => {
-      const step = event.resOutputsEvent?.metadata;
-      if (step && step.op !== 'same' && !BOOKKEEPING.has(step.type)) changes.push(`${step.op} ${step.type}`);
-    },
-  });
-  assert.equal(up.summary.result, 'succeeded');
-  return changes.sort();
-}
-
-/** The Kubernetes objects the program registers for this config, from a run under mocks. */
-async function declaredObjects(
-  config: Record<string, string>,
-  secrets: Record<string, string>,
-): Promise<{ resource: string; name: string; namespace?: string }[]> {
-  const run = await runProgram('dev', { ...config, ...secrets }, Object.keys(secrets));
-  assert.deepEqual(run.errors, []);
-  return run.resources
-    .filter((resource) => resource.type.startsWith('kubernetes:') && resource.custom)
-    .map((resource) => {
-      const [, groupVersion = '', kind = ''] = resource.type.split(':');
-      const [group, version] = groupVersion.split('/');
-      return {
-        resource: group === 'core' ? kind.toLowerCase() : `${kind.toLowerCase()}.${version}.${group}`,
-        name: resource.inputs.metadata?.name,
-        namespace: resource.inputs.metadata?.namespace,
-      };
-    });
-}
-
-function describeLoad(load: Load): string {
-  return `${load.requestsPerSecond.toFixed(0)} req/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, ${load.errors} errors`;
-}
-
-function fingerprint(secrets: KubeObject[]): string {
-  return createHash('sha256')
-    .update(JSON.stringify(secrets.map((secret) => secret.data)))
-    .digest('hex');
-}
-
-function seconds(since: number): string {
-  return ((performance.now() - since) / 1000).toFixed(1);
 }
 
 function randomSecret(): string {
   return randomBytes(24).toString('base64url');
-}
-
-/** The Pulumi diagnostic of a failed command: its error lines, not the whole log. */
-function diagnostic(error: unknown): string {
-  const text = String((error as { message?: string }).message ?? error);
-  const lines = text.split('\n').filter((line) => /error|violation|failed/i.test(line));
-  return (lines.length > 0 ? lines : text.split('\n').slice(0, 5)).join('\n').slice(0, 4000);
 }

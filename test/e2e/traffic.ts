@@ -1,3 +1,11 @@
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Load } from '../../bench/wrk';
+import { ARTIFACTS, chromiumMissing, launchChromium } from '../support/chromium';
+import type { Cluster } from './cluster';
+import { eventually, isReady, NAMESPACE, podsOf } from './workloads';
+
 /**
  * A steady, bounded stream of requests against the exported url while something changes underneath
  * (an image update, a password change), counting every answer that is not a success: reads from a few
@@ -51,4 +59,67 @@ export class SteadyLoad {
     await Promise.all(this.loops);
     return { ok: this.ok, failed: this.failures.length, failures: this.failures.slice(0, 10) };
   }
+}
+
+/**
+ * Posts a message at the url and asserts it was stored; when it was not, the failure says what the
+ * service answered and what the web pods logged last, which is what tells a cause from a symptom.
+ */
+export async function postMessage(cluster: Cluster, url: string, message: string): Promise<void> {
+  const posted = await fetch(`${url}/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ message }),
+  });
+  if (posted.status === 201) return;
+  const answer = await posted.text();
+  const pods = await podsOf(cluster);
+  const states = pods.map(
+    (pod) =>
+      `${pod.metadata.name} ${isReady(pod) ? 'ready' : 'not ready'}${pod.metadata.deletionTimestamp ? ' terminating' : ''}`,
+  );
+  const logs = await cluster
+    .kubectl([
+      'logs',
+      '-n',
+      NAMESPACE,
+      '-l',
+      'app.kubernetes.io/component=web',
+      '--tail=20',
+      '--prefix',
+      '--all-containers',
+    ])
+    .catch((error: Error) => `no logs: ${error.message}`);
+  console.log(`the post that failed: pods ${states.join(', ')}\nthe web pods' last lines:\n${logs}`);
+  assert.fail(`a message posted at the url was not stored: ${posted.status} ${answer}`);
+}
+
+/** Every message the url lists, following its pages. */
+export async function allMessages(url: string): Promise<string[]> {
+  const listed = (await (await fetch(`${url}/messages?limit=500`)).json()) as { message: string }[];
+  return listed.map((item) => item.message);
+}
+
+/** Polls the url's /ready until it answers 200. */
+export function urlReady(url: string, what: string, seconds: number): Promise<number> {
+  return eventually(what, async () => (await fetch(`${url}/ready`)).status === 200, seconds);
+}
+
+/** One screenshot of the board at the url, saved for people to look at (a CI artefact). */
+export async function screenshot(url: string, name: string, message: string): Promise<void> {
+  if (chromiumMissing()) return;
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    await page.goto(url);
+    await page.getByText(message).waitFor({ timeout: 10_000 });
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  } finally {
+    await browser.close();
+  }
+}
+
+export function describeLoad(load: Load): string {
+  return `${load.requestsPerSecond.toFixed(0)} req/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, ${load.errors} errors`;
 }

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { WEB_PORT } from '../../infra/web-tier';
 import type { Cluster, KubeObject } from './cluster';
 
 export const NAMESPACE = 'two-tier-dev';
@@ -35,6 +37,11 @@ export async function readyPods(cluster: Cluster, component?: string, seconds = 
   }
 }
 
+/** Seconds since a `performance.now()`, for the steps' figures. */
+export function seconds(since: number): string {
+  return ((performance.now() - since) / 1000).toFixed(1);
+}
+
 /** Polls `check` until it holds; the error names what was awaited. */
 export async function eventually(what: string, check: () => Promise<boolean>, seconds: number): Promise<number> {
   const started = performance.now();
@@ -66,4 +73,82 @@ export async function databaseIdentity(cluster: Cluster): Promise<string> {
   const pod = await databasePod(cluster);
   const restarts = (pod.status?.containerStatuses ?? []).map((s: { restartCount: number }) => s.restartCount);
   return `${pod.metadata.name} ${pod.metadata.uid} restarts ${restarts.join(',')}`;
+}
+
+/** Merges `patch` into one object of the stack's namespace, named `kind/name`. */
+export async function mergePatch(cluster: Cluster, object: string, patch: object): Promise<void> {
+  await cluster.kubectl(['patch', object, '-n', NAMESPACE, '--type=merge', '-p', JSON.stringify(patch)]);
+}
+
+/** Replaces a Deployment's pods (`deployment/name`); with `waitSeconds`, until the rollout is done. */
+export async function restartRollout(cluster: Cluster, deployment: string, { waitSeconds = 0 } = {}): Promise<void> {
+  await cluster.kubectl(['rollout', 'restart', deployment, '-n', NAMESPACE]);
+  if (waitSeconds > 0)
+    await cluster.kubectl(['rollout', 'status', deployment, '-n', NAMESPACE, `--timeout=${waitSeconds}s`]);
+}
+
+/** Waits until the web tier has settled after a change: every pod Ready, none terminating. */
+export async function settle(cluster: Cluster): Promise<void> {
+  await readyPods(cluster, 'web', 180);
+}
+
+export async function webPodNames(cluster: Cluster): Promise<string[]> {
+  return (await readyPods(cluster, 'web')).map((pod) => pod.metadata.name);
+}
+
+/** A pod in the stack's namespace without the web tier's labels, allowed by the restricted standard. */
+export async function probePod(cluster: Cluster, image: string): Promise<KubeObject> {
+  const name = `policy-probe-${randomBytes(3).toString('hex')}`;
+  await cluster.apply({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NAMESPACE, labels: { 'app.kubernetes.io/component': 'probe' } },
+    spec: {
+      securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'probe',
+          image,
+          imagePullPolicy: 'IfNotPresent',
+          command: ['sleep', '600'],
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ['ALL'] },
+            readOnlyRootFilesystem: true,
+          },
+        },
+      ],
+    },
+  });
+  await cluster.kubectl(['wait', '--for=condition=Ready', `pod/${name}`, '-n', NAMESPACE, '--timeout=120s']);
+  return (await cluster.get('pod', name, NAMESPACE)) as KubeObject;
+}
+
+/**
+ * A TCP connection from inside a pod, with Node.js (all a web image has) or bash: open, refused (nothing
+ * listens) or dropped (no answer in 3 s: a NetworkPolicy at work).
+ */
+export async function connect(cluster: Cluster, pod: KubeObject, host: string, port: number): Promise<string> {
+  const web = pod.metadata.labels?.['app.kubernetes.io/component'] === 'web';
+  const command = web
+    ? [
+        'node',
+        '-e',
+        `const s=require('net').connect(${port},'${host}',()=>{console.log('open');s.destroy()});s.setTimeout(3000,()=>{console.log('dropped');s.destroy()});s.on('error',e=>console.log(e.code==='ECONNREFUSED'?'refused':'dropped'))`,
+      ]
+    : [
+        'bash',
+        '-c',
+        `timeout 3 bash -c '</dev/tcp/${host}/${port}' 2>/dev/null; case $? in 0) echo open;; 124) echo dropped;; *) echo refused;; esac`,
+      ];
+  return (await exec(cluster, pod, command)).trim();
+}
+
+/** A GET on the pod's own port (the service's by default), printing the status and body. */
+export function nodeFetch(path: string, port = WEB_PORT): string[] {
+  return [
+    'node',
+    '-e',
+    `fetch('http://127.0.0.1:${port}${path}').then(async r=>console.log(r.status, await r.text()),e=>console.log('error', e.message))`,
+  ];
 }

@@ -4,7 +4,7 @@
 # administrator on the first boot of an empty /data/db, /docker-entrypoint-initdb.d/*.js run once in
 # MONGO_INITDB_DATABASE with mongosh, mongod's flags are accepted (the storage engine's are
 # WiredTiger's and mean nothing here), and clients must authenticate.
-set -euo pipefail
+set -Eeuo pipefail
 
 if [ "${1:0:1}" = '-' ]; then set -- mongod "$@"; fi
 [ "$1" = mongod ] || exec "$@"
@@ -34,19 +34,32 @@ roleless(db);'
 FERRETDB=(ferretdb --handler=sqlite --sqlite-url=file:/data/db/ --state-dir=/data/configdb
   --telemetry=disable --test-enable-new-auth --debug-addr=127.0.0.1:8088)
 note() { printf '%s [entrypoint] %s\n' "$(date -u +%FT%TZ)" "$*"; }
+fail() { note "$*"; exit 1; }
+# One line naming the cause when the script itself fails; once it execs FerretDB, FerretDB logs its own.
+trap 'status=$?; note "exiting with status $status: \`$BASH_COMMAND\` failed (line $LINENO)"' ERR
+# As PID 1 the script would ignore SIGTERM and be killed 60 s later (137) with nothing said.
+trap 'note "stopped by SIGTERM during the first boot: the kubelet stops the container (a failed startup probe or the pod deleted)"; exit 143' TERM
 
 if [ -z "$(ls -A /data/db)" ]; then
   : "${MONGO_INITDB_ROOT_USERNAME:?the database is uninitialized and MONGO_INITDB_ROOT_USERNAME is not set}"
   : "${MONGO_INITDB_ROOT_PASSWORD:?the database is uninitialized and MONGO_INITDB_ROOT_PASSWORD is not set}"
   note "first boot: creating the administrator on a server bound to 127.0.0.1"
-  "${FERRETDB[@]}" --listen-addr=127.0.0.1:$port --setup-database=admin \
+  # FerretDB gives its setup 30 s and then exits 1 (the official image's first boot has no such limit).
+  "${FERRETDB[@]}" --listen-addr=127.0.0.1:$port --setup-database=admin --setup-timeout=240s \
     --setup-username="$MONGO_INITDB_ROOT_USERNAME" --setup-password="$MONGO_INITDB_ROOT_PASSWORD" &
   temporary=$!
   shell() {
     mongosh --quiet --norc "mongodb://127.0.0.1:$port/${MONGO_INITDB_DATABASE:-test}" \
       -u "$MONGO_INITDB_ROOT_USERNAME" -p "$MONGO_INITDB_ROOT_PASSWORD" --authenticationDatabase admin "$@"
   }
-  for _ in $(seq 60); do shell --eval 'db.runCommand({ ping: 1 }).ok' >/dev/null 2>&1 && break; sleep 1; done
+  # Bounded in time, under the startup probe's 300 s, so the cause is said before the kubelet stops it.
+  started=$SECONDS
+  until shell --eval 'db.runCommand({ ping: 1 }).ok' >/dev/null 2>&1; do
+    kill -0 "$temporary" 2>/dev/null || fail "the temporary FerretDB exited before it answered a ping; its log is above"
+    [ $((SECONDS - started)) -lt 240 ] || fail "the temporary FerretDB did not answer a ping within 240 s"
+    sleep 1
+  done
+  note "the temporary FerretDB answered after $((SECONDS - started)) s"
   for file in /docker-entrypoint-initdb.d/*; do
     case "$file" in
       *.sh) note "running $file"; . "$file" ;;

@@ -4,7 +4,7 @@
 # data directory; /docker-entrypoint-initdb.d run once; flags after the command passed to mysqld; as the
 # official image does, the first boot is recognised by the missing `mysql` schema folder, so a boot
 # interrupted after initialisation skips it next time.
-set -euo pipefail
+set -Eeuo pipefail
 
 if [ "${1:0:1}" = '-' ]; then set -- mysqld "$@"; fi
 [ "$1" = mysqld ] || exec "$@"
@@ -12,6 +12,11 @@ if [ "${1:0:1}" = '-' ]; then set -- mysqld "$@"; fi
 datadir=/var/lib/mysql
 socket=/var/run/mysqld/mysqld.sock
 note() { printf '%s [Note] [Entrypoint]: %s\n' "$(date -u +%FT%TZ)" "$*"; }
+fail() { note "$*"; exit 1; }
+# One line naming the cause when the script itself fails; once it execs mysqld, mysqld logs its own.
+trap 'status=$?; note "exiting with status $status: \`$BASH_COMMAND\` failed (line $LINENO)"' ERR
+# As PID 1 the script would ignore SIGTERM and be killed 60 s later (137) with nothing said.
+trap 'note "stopped by SIGTERM during the first boot: the kubelet stops the container (a failed startup probe or the pod deleted)"; exit 143' TERM
 
 if [ ! -d "$datadir/mysql" ]; then
   : "${MYSQL_ROOT_PASSWORD:?the database is uninitialized and MYSQL_ROOT_PASSWORD is not set}"
@@ -20,8 +25,11 @@ if [ ! -d "$datadir/mysql" ]; then
   note "starting a temporary server on the socket only"
   "$@" --datadir="$datadir" --skip-networking --socket="$socket" &
   temporary=$!
-  for _ in $(seq 60); do
-    mysql --protocol=socket --socket="$socket" -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
+  # Bounded in time, under the startup probe's 300 s, so the cause is said before the kubelet stops it.
+  started=$SECONDS
+  until mysql --protocol=socket --socket="$socket" -uroot -e 'SELECT 1' >/dev/null 2>&1; do
+    kill -0 "$temporary" 2>/dev/null || fail "the temporary server exited before it answered; its log is above"
+    [ $((SECONDS - started)) -lt 240 ] || fail "the temporary server did not answer within 240 s"
     sleep 1
   done
   sql() { mysql --protocol=socket --socket="$socket" -uroot --password="$MYSQL_ROOT_PASSWORD" "$@"; }
