@@ -82,7 +82,8 @@ const eksSettings =
         domain: domainSettings(config.require('domain'), config.require('hostedZoneId')),
       }
     : undefined;
-if (!eksSettings && config.get('domain')) throw new pulumi.RunError('config two-tier:domain applies to target eks only');
+if (!eksSettings && config.get('domain'))
+  throw new pulumi.RunError('config two-tier:domain applies to target eks only');
 
 if (eksSettings) awsProfileInEnvironment(new pulumi.Config('aws').get('profile'), process.env.AWS_PROFILE);
 // Before anything is created: will every pod find a node, during an engine switch too? A preview that cannot
