@@ -40,12 +40,16 @@ export interface StorePluginOptions {
   store: Store;
   retry?: RetryOptions;
   sweep?: SweepOptions;
-  /** Pages read at once in this process; more are refused with a 503 (each may hold a few MiB). */
+  /** Pages read at once in this process (each may hold a few MiB); more wait for a turn. */
   pageReads?: number;
+  /** Page reads that may wait for a turn (they hold no page yet); past that a 503. */
+  pageReadsWaiting?: number;
 }
 
 /** Pages read at once per process: with pages of at most 1 MiB, a few tens of MiB of a 160 MiB heap. */
 export const PAGE_READS = 8;
+/** Readers waiting for a turn: a burst of kept-alive connections is served in turn, not refused. */
+export const PAGE_READS_WAITING = 32;
 
 const DEFAULT_RETRY: RetryOptions = { initialDelayMs: 250, maxDelayMs: 5_000 };
 const DEFAULT_SWEEP: SweepOptions = { everyMs: 60_000, batch: 1_000 };
@@ -58,7 +62,16 @@ const OPERATIONS: Operation[] = ['addMessage', 'listMessages', 'addDocument', 'l
  * with bounded backoff; a failing database is logged once per change of cause, and once when it is back.
  */
 export const storePlugin = fp<StorePluginOptions>(
-  async (app, { store, retry = DEFAULT_RETRY, sweep = DEFAULT_SWEEP, pageReads = PAGE_READS }) => {
+  async (
+    app,
+    {
+      store,
+      retry = DEFAULT_RETRY,
+      sweep = DEFAULT_SWEEP,
+      pageReads = PAGE_READS,
+      pageReadsWaiting = PAGE_READS_WAITING,
+    },
+  ) => {
     const stopped = new AbortController();
 
     function failed(error: unknown): StoreUnavailableError {
@@ -99,6 +112,25 @@ export const storePlugin = fp<StorePluginOptions>(
     };
 
     let reading = 0;
+    const waiting: Array<() => void> = [];
+    async function turn(): Promise<void> {
+      if (reading < pageReads) {
+        reading++;
+        return;
+      }
+      if (waiting.length >= pageReadsWaiting) {
+        throw new BusyError(
+          `${pageReads} page reads are under way in this process and ${pageReadsWaiting} waiting, its most; retry shortly`,
+        );
+      }
+      // The finishing reader hands its turn over: `reading` stays as it is.
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+    function done(): void {
+      const next = waiting.shift();
+      if (next) next();
+      else reading--;
+    }
     const guarded = Object.create(store) as Store;
     for (const operation of OPERATIONS) {
       const original = store[operation].bind(store) as (...args: unknown[]) => Promise<unknown>;
@@ -106,14 +138,11 @@ export const storePlugin = fp<StorePluginOptions>(
       guarded[operation] = (async (...args: unknown[]) => {
         if (!readiness.connected) throw readiness.failure ?? new StoreUnavailableError();
         if (!isPageRead) return guard(() => original(...args), operation);
-        if (reading >= pageReads) {
-          throw new BusyError(`${pageReads} page reads are under way in this process, its most; retry shortly`);
-        }
-        reading++;
+        await turn();
         try {
           return await guard(() => original(...args), operation);
         } finally {
-          reading--;
+          done();
         }
       }) as never;
     }
