@@ -9,11 +9,11 @@ import { MemoryStore } from '../service/src/stores/memory';
 import { MongoStore } from '../service/src/stores/mongodb';
 import { MysqlStore } from '../service/src/stores/mysql';
 import { IDEMPOTENCY_TTL_MS, type Store } from '../service/src/stores/store';
-import { assertClientError, scrape, startApp, type TestApp, waitFor } from './support/app';
+import { assertClientError, JSON_BODY, post as postTo, scrape, startApp, type TestApp, waitFor } from './support/app';
 import { UNTHROTTLED } from './support/server-process';
 import { ENGINES, MYSQL, stopFerretdb, storeFixtures, unavailable } from './support/stores';
 
-const json = { 'content-type': 'application/json' };
+const json = JSON_BODY;
 
 /** The store error counter's total over every operation, as the metrics listener shows it. */
 async function storeErrorsCounted(app: TestApp['app']): Promise<number> {
@@ -29,13 +29,8 @@ for (const engine of ENGINES) {
     });
     after(() => t.close());
 
-    const post = (url: string, payload: unknown, headers: Record<string, string> = json) =>
-      t.app.inject({
-        method: 'POST',
-        url,
-        headers,
-        payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
-      });
+    const post = (url: string, payload: unknown, headers?: Record<string, string>) =>
+      postTo(t.app, url, payload, headers);
     const stored = async () => (await t.app.store.listDocuments({ limit: 500 })).items.length;
 
     test('a "_bsontype" key is a 400 that names it, stores nothing, counts no database error and leaves /ready at 200', async () => {

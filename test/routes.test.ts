@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { assertClientError, clusterReadiness, scrape, startApp, type TestApp } from './support/app';
+import {
+  assertClientError,
+  clusterReadiness,
+  JSON_BODY,
+  post as postTo,
+  scrape,
+  startApp,
+  type TestApp,
+} from './support/app';
 import { responseSchemas } from './support/openapi';
 import { ENGINES, stopFerretdb, unavailable } from './support/stores';
 
-const json = { 'content-type': 'application/json' };
+const json = JSON_BODY;
 
 function nested(depth: number): Record<string, unknown> {
   let document: Record<string, unknown> = { leaf: true };
@@ -21,13 +29,8 @@ for (const engine of ENGINES) {
     });
     after(() => t.close());
 
-    const post = (url: string, payload: unknown, headers: Record<string, string> = json) =>
-      t.app.inject({
-        method: 'POST',
-        url,
-        headers,
-        payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
-      });
+    const post = (url: string, payload: unknown, headers?: Record<string, string>) =>
+      postTo(t.app, url, payload, headers);
     const counts = async () => ({
       messages: (await t.app.store.listMessages({ limit: 500 })).items.length,
       documents: (await t.app.store.listDocuments({ limit: 500 })).items.length,

@@ -71,3 +71,20 @@ export async function clusterReadiness(app: FastifyInstance): Promise<LightMyReq
     await metrics.close();
   }
 }
+
+export const JSON_BODY = { 'content-type': 'application/json' };
+
+/** A POST through `app.inject`: an object is sent as JSON, a string as it is. */
+export function post(
+  app: FastifyInstance,
+  url: string,
+  payload: unknown,
+  headers: Record<string, string> = JSON_BODY,
+): Promise<LightMyRequestResponse> {
+  return app.inject({
+    method: 'POST',
+    url,
+    headers,
+    payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+  });
+}
