@@ -99,10 +99,14 @@ const capacity =
 if (capacity && !capacity.fits) throw new pulumi.RunError(capacity.message);
 if (capacity) pulumi.log.info(capacity.summary);
 const eks = eksSettings && capacity && { ...eksSettings, dataInstanceType: capacity.dataInstanceType };
-// A stack made before the ALB had a Classic ELB's hostname: this `up` deletes that ELB and changes the URL.
+// What an older eks stack's next `up` changes that a user notices: the URL (the Classic ELB is deleted) and, once,
+// the data node (its instance type cannot change in place, so its group is replaced and the database pod moves).
 if (eks) {
   pulumi.log.info(
     `the web tier is behind an ALB of the AWS Load Balancer Controller; a stack that had the Classic ELB gets a new URL: ${eks.domain ? `https://${eks.domain.name}` : "the ALB's hostname over HTTP"}`,
+  );
+  pulumi.log.info(
+    `the data node is a ${eks.dataInstanceType}, sized for an engine switch; a stack whose data node was another type gets a new data node group, and its database pod moves once, on the same disk`,
   );
 }
 

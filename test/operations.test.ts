@@ -51,6 +51,10 @@ describe('capacity, checked before anything is created', () => {
       /capacity of 1 x t3\.medium .*23 of 28 pods.*eks-pod-identity-agent.*aws-load-balancer-controller/,
     );
     assert.match(said, /a stack that had the Classic ELB gets a new URL/);
+    assert.match(
+      said,
+      /the data node is a t3\.medium, sized for an engine switch; a stack whose data node was another type gets a new data node group/,
+    );
   });
 
   test("an engine switch needs both engines' database pods on the data node: a t3.small cannot hold them, and the preview says so", async () => {

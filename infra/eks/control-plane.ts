@@ -51,7 +51,8 @@ export function controlPlane(name: string, args: ControlPlaneArgs, parent: pulum
       clusterTags: args.creator.apply((arn): Record<string, string> => (arn ? { [CREATED_BY_TAG]: arn } : {})),
       createOidcProvider: false,
       enabledClusterLogTypes: args.controlPlaneLogs ? ['api', 'audit', 'authenticator'] : [],
-      // Given, so @pulumi/eks does not take AWS_PROFILE or aws:profile into its own provider's kubeconfig (state).
+      // Given, so @pulumi/eks keeps AWS_PROFILE or aws:profile out of its internal provider's kubeconfig (state);
+      // the program's own provider uses kubeconfigJson, which never carries one.
       providerCredentialOpts: {},
     },
     // Destroy removes the nodes and everything on them while they still reach the internet and the API endpoint.
