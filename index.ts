@@ -19,6 +19,7 @@ import {
   domainSettings,
   iamPrincipals,
   imageReference,
+  namespaceName,
   ofFamily,
   oneOf,
   snapshotSource,
@@ -55,6 +56,7 @@ const [dbPassword, dbRootPassword] = (['dbPassword', 'dbRootPassword'] as const)
 const maxReplicas = between('webMaxReplicas', config.requireNumber('webMaxReplicas'), minReplicas, 100);
 const settings = {
   namespace: config.get('namespace') || `two-tier-${stack}`,
+  metricsNamespace: namespaceName('metricsNamespace', config.require('metricsNamespace')),
   protectData: config.requireBoolean('protectData'),
   dbVolumeSizeGi: between('dbVolumeSizeGi', config.requireNumber('dbVolumeSizeGi'), 1, 16_384),
   cpuTargetPercent: between('webCpuTargetPercent', config.requireNumber('webCpuTargetPercent'), 10, 100),
@@ -208,6 +210,7 @@ const web = new WebTier('web', {
   minReplicas,
   maxReplicas,
   cpuTargetPercent: settings.cpuTargetPercent,
+  metricsNamespace: settings.metricsNamespace,
   initContainers: [dataCopy.container],
   dependsOn: [...cluster.addons, ...webImage.ready, dataCopy],
 });

@@ -30,13 +30,14 @@ export const restrictedContainer = {
   capabilities: { drop: ['ALL'] },
 };
 
-/** Who may connect: anyone, the pods of a tier of this stack, or any pod of the cluster (never the outside). */
-export type IngressSource = 'anywhere' | 'web' | 'cluster';
+/** Who may connect: anyone, the web pods of this stack, or the pods of one namespace (never the outside). */
+export type IngressSource = 'anywhere' | 'web' | { namespace: string };
 
 function peers(from: IngressSource) {
   if (from === 'anywhere') return {};
-  if (from === 'cluster') return { from: [{ namespaceSelector: {} }] };
-  return { from: [{ podSelector: { matchLabels: tierLabels(from) } }] };
+  if (from === 'web') return { from: [{ podSelector: { matchLabels: tierLabels(from) } }] };
+  // The API server sets this label on every namespace to its name, so no one can give it to another.
+  return { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': from.namespace } } }] };
 }
 
 /** A NetworkPolicy that lets traffic into a tier's pods on one TCP port only, from `from` only. */

@@ -16,6 +16,7 @@ import {
   ElasticLoadBalancingClient,
   paginateDescribeLoadBalancers,
 } from '@aws-sdk/client-elastic-load-balancing';
+import { paginateGetResources, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { stackConfig } from './stack-config';
 
 /** What a stack of this program leaves in AWS, and how much of it is meant to stay. */
@@ -39,14 +40,32 @@ export interface AwsClients {
   elb: ElasticLoadBalancingClient;
   logs: CloudWatchLogsClient;
   ecr: ECRClient;
+  tagging: ResourceGroupsTaggingAPIClient;
 }
 
 /** DescribeTags takes at most 20 load balancer names a call. */
 const ELB_TAGS_PER_CALL = 20;
 const STACK_TAG = 'two-tier/stack';
 const ENGINE_TAG = 'two-tier/engine';
+/** The AWS Load Balancer Controller tags every ALB, target group and security group it makes with its cluster. */
+const CONTROLLER_CLUSTER_TAG = 'elbv2.k8s.aws/cluster';
+const CONTROLLER_KINDS: Record<string, string> = {
+  'loadbalancer/app': 'application load balancer',
+  'loadbalancer/net': 'network load balancer',
+  targetgroup: 'target group',
+  'security-group': 'security group',
+};
 
 const tagOf = (tags: Tag[] | undefined, key: string) => tags?.find((tag) => tag.Key === key)?.Value;
+
+/** `arn:aws:elasticloadbalancing:R:A:loadbalancer/app/NAME/ID` is an application load balancer, and so on. */
+function controllerLeftover(arn: string, tags: Tag[] | undefined): Leftover {
+  const resource = arn.split(':').slice(5).join(':');
+  const [type = '', subtype = ''] = resource.split('/');
+  const kind = CONTROLLER_KINDS[`${type}/${subtype}`] ?? CONTROLLER_KINDS[type] ?? type;
+  const owner = tagOf(tags, 'ingress.k8s.aws/stack') ?? tagOf(tags, 'elbv2.k8s.aws/resource') ?? '';
+  return { kind, id: type === 'security-group' ? resource.slice(type.length + 1) : arn, detail: owner };
+}
 
 async function all<Page, Item>(pages: AsyncIterable<Page>, items: (page: Page) => Item[] | undefined): Promise<Item[]> {
   const found: Item[] = [];
@@ -55,14 +74,15 @@ async function all<Page, Item>(pages: AsyncIterable<Page>, items: (page: Page) =
 }
 
 /**
- * Everything of the stack still in the account: the cluster's load balancers and security groups (tagged for it
- * by the in-tree controller and EKS), the network interfaces and VPC, the data disks and the snapshots beyond
- * the kept ones, the control-plane log group and the image repositories. Empty after a clean destroy.
+ * Everything of the stack still in the account: the cluster's load balancers, target groups and security groups
+ * (tagged for it by the AWS Load Balancer Controller, the in-tree controller and EKS), the network interfaces and
+ * VPC, the data disks and the snapshots beyond the kept ones, the control-plane log group and the image
+ * repositories. Empty after a clean destroy.
  */
 export async function findLeftovers(clients: AwsClients, footprint: Footprint): Promise<Leftover[]> {
   const cluster = `two-tier-${footprint.stack}`;
   const clusterTag = `kubernetes.io/cluster/${cluster}`;
-  const { ec2, elb, logs, ecr } = clients;
+  const { ec2, elb, logs, ecr, tagging } = clients;
   const ec2Pages = {
     vpcs: (Filters: Filter[]) => paginateDescribeVpcs({ client: ec2 }, { Filters }),
     volumes: (Filters: Filter[]) => paginateDescribeVolumes({ client: ec2 }, { Filters }),
@@ -97,6 +117,12 @@ export async function findLeftovers(clients: AwsClients, footprint: Footprint): 
   const groups = await all(
     paginateDescribeSecurityGroups({ client: ec2 }, { Filters: [{ Name: 'tag-key', Values: [clusterTag] }] }),
     (page) => page.SecurityGroups,
+  );
+
+  // One query for all three kinds; its index may lag a deletion briefly, which shows a thing as left, never hides one.
+  const controllerObjects = await all(
+    paginateGetResources({ client: tagging }, { TagFilters: [{ Key: CONTROLLER_CLUSTER_TAG, Values: [cluster] }] }),
+    (page) => page.ResourceTagMappingList,
   );
 
   const volumes = new Map(
@@ -146,6 +172,7 @@ export async function findLeftovers(clients: AwsClients, footprint: Footprint): 
         id: balancer.LoadBalancerName ?? '',
         detail: balancer.DNSName ?? '',
       })),
+    ...controllerObjects.map((mapping) => controllerLeftover(mapping.ResourceARN ?? '', mapping.Tags)),
     ...groups.map((group) => ({ kind: 'security group', id: group.GroupId ?? '', detail: group.GroupName ?? '' })),
     ...interfaces.map((eni) => ({
       kind: 'network interface',
@@ -216,6 +243,7 @@ async function main(stack: string | undefined): Promise<number> {
     elb: new ElasticLoadBalancingClient({ region }),
     logs: new CloudWatchLogsClient({ region }),
     ecr: new ECRClient({ region }),
+    tagging: new ResourceGroupsTaggingAPIClient({ region }),
   };
   const { lines, exitCode } = report(stack, await findLeftovers(clients, footprint));
   for (const line of lines) (exitCode ? console.error : console.log)(line);

@@ -39,6 +39,14 @@ export function snapshotSource(key: string, value: string): SnapshotSource {
   );
 }
 
+/** A Kubernetes namespace name: an RFC 1123 label (lowercase letters, digits and inner hyphens, 63 at most). */
+export function namespaceName(key: string, value: string): string {
+  if (/^(?=.{1,63}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/.test(value)) return value;
+  throw new pulumi.RunError(
+    `config two-tier:${key} must be a namespace name (lowercase letters, digits and inner hyphens, 63 at most); it is "${value}" (set it with: pulumi config set ${key} <value>)`,
+  );
+}
+
 const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const REGISTRY = '[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?';
 /** Docker's reference grammar: [registry/]path[:tag][@sha256:digest], the path in lowercase. */

@@ -32,6 +32,8 @@ export interface WebTierArgs {
   readonly maxReplicas: number;
   /** The average CPU use the autoscaler aims for, in percent of the request. */
   readonly cpuTargetPercent: number;
+  /** The namespace whose pods (Prometheus's) may reach the metrics port; no other pod can. */
+  readonly metricsNamespace: string;
   /** What must exist first and be deleted last (the cluster's add-ons, the image load). */
   readonly dependsOn?: pulumi.Resource[];
   /** Run to completion in every pod before the web container starts (the copy of an engine switch). */
@@ -39,7 +41,7 @@ export interface WebTierArgs {
 }
 
 export const WEB_PORT = 5000;
-/** GET /metrics: a port no Service exposes, open to the cluster's pods only (the OpenTelemetry exporter's usual). */
+/** GET /metrics: a port no Service exposes, open to the metrics namespace's pods only (the OpenTelemetry exporter's usual). */
 export const METRICS_PORT = 9464;
 const WEB_UID = 10001;
 /** From the measured footprint (`npm run bench`): under 120 MiB at 32 busy connections; 256 MiB for the largest pages. */
@@ -156,7 +158,11 @@ export class WebTier extends pulumi.ComponentResource {
 
     const policy = { namespace: args.namespace, tier: 'web' } as const;
     allowIngress(`${name}-allow-http`, { ...policy, port: WEB_PORT, from: 'anywhere' }, objectOptions(tier));
-    allowIngress(`${name}-allow-metrics`, { ...policy, port: METRICS_PORT, from: 'cluster' }, objectOptions(tier));
+    allowIngress(
+      `${name}-allow-metrics`,
+      { ...policy, port: METRICS_PORT, from: { namespace: args.metricsNamespace } },
+      objectOptions(tier),
+    );
 
     this.registerOutputs({ serviceName: this.serviceName, url: this.url });
   }

@@ -4,6 +4,7 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client, type Snapshot } from '@aws-sdk/client-ec2';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ElasticLoadBalancingClient } from '@aws-sdk/client-elastic-load-balancing';
+import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { findLeftovers, footprintOf, type Leftover, report } from '../infra/leftovers';
 import { ACCOUNT_ID, type AccountState, FakeAccount } from './support/aws-account';
 import { REPO } from './support/server-process';
@@ -20,6 +21,30 @@ const snapshot = (id: string, day: number, tags: Record<string, string>, owner =
 });
 const ours = (engine: string) => ({ 'two-tier/stack': 'eks', 'two-tier/engine': engine });
 const tags = (entries: Record<string, string>) => Object.entries(entries).map(([Key, Value]) => ({ Key, Value }));
+
+const ARN = `arn:aws:elasticloadbalancing:ap-south-1:${ACCOUNT_ID}`;
+/** What the AWS Load Balancer Controller of cluster `two-tier-<stack>` tags its ALB, target group and groups with. */
+function controllerObjects(stack: string, id: string) {
+  const cluster = `two-tier-${stack}`;
+  const owned = (extra: Record<string, string>) =>
+    tags({ 'elbv2.k8s.aws/cluster': cluster, 'two-tier/stack': stack, ...extra });
+  const ingress = { 'ingress.k8s.aws/stack': `${cluster}/web-ingress`, 'ingress.k8s.aws/resource': 'LoadBalancer' };
+  return [
+    { ResourceARN: `${ARN}:loadbalancer/app/k8s-${stack}-webingre-${id}/50dc6c495c0c9188`, Tags: owned(ingress) },
+    {
+      ResourceARN: `${ARN}:targetgroup/k8s-${stack}-webweb-${id}/73e2d6bc24d8a067`,
+      Tags: owned({ ...ingress, 'ingress.k8s.aws/resource': `${cluster}/web-ingress-web-web:80` }),
+    },
+    {
+      ResourceARN: `arn:aws:ec2:ap-south-1:${ACCOUNT_ID}:security-group/sg-0${stack}ingress`,
+      Tags: owned({ ...ingress, 'ingress.k8s.aws/resource': 'ManagedLBSecurityGroup' }),
+    },
+    {
+      ResourceARN: `arn:aws:ec2:ap-south-1:${ACCOUNT_ID}:security-group/sg-0${stack}traffic`,
+      Tags: owned({ 'elbv2.k8s.aws/resource': 'backend-sg' }),
+    },
+  ];
+}
 
 /** What a clean destroy leaves: other stacks' and other teams' things, and the eks stack's kept snapshots. */
 function cleanAccount(): AccountState {
@@ -55,6 +80,11 @@ function cleanAccount(): AccountState {
       ...Array.from({ length: 5 }, (_, index) => ({ repositoryName: `team-${index}/api` })),
       { repositoryName: 'two-tier-eks-old/web' },
     ],
+    // Another cluster's controller objects, and another team's ALB, ahead of anything of ours in the pages.
+    taggedResources: [
+      ...controllerObjects('staging', 'a0a0a0a0a0'),
+      { ResourceARN: `${ARN}:loadbalancer/app/payments/0123456789abcdef`, Tags: tags({ team: 'payments' }) },
+    ],
   };
 }
 
@@ -79,6 +109,7 @@ function leftBehind(): AccountState {
     description: { LoadBalancerName: 'a1b2c3', DNSName: 'a1b2c3-1234567890.ap-south-1.elb.amazonaws.com' },
     tags: tags({ [CLUSTER_TAG]: 'owned', 'kubernetes.io/service-name': 'two-tier-eks/web-web' }),
   });
+  account.taggedResources.push(...controllerObjects('eks', 'b1b1b1b1b1'));
   account.logGroups.push({ logGroupName: '/aws/eks/two-tier-eks/cluster', storedBytes: 2048 });
   account.repositories.push({
     repositoryName: 'two-tier-eks/web',
@@ -94,6 +125,7 @@ function clientsOf(account: FakeAccount) {
     elb: account.serve(new ElasticLoadBalancingClient(options)),
     logs: account.serve(new CloudWatchLogsClient(options)),
     ecr: account.serve(new ECRClient(options)),
+    tagging: account.serve(new ResourceGroupsTaggingAPIClient(options)),
   };
 }
 
@@ -120,19 +152,42 @@ describe('leftovers: what a destroy of the eks stack left in the account (AWS SD
       'EBS volume vol-0pvc',
       'ECR repository two-tier-eks/web',
       'VPC vpc-0eks',
+      `application load balancer ${ARN}:loadbalancer/app/k8s-eks-webingre-b1b1b1b1b1/50dc6c495c0c9188`,
       'load balancer a1b2c3',
       'log group /aws/eks/two-tier-eks/cluster',
       'network interface eni-0cni1',
       'network interface eni-0cni2',
       'security group sg-0cluster',
+      'security group sg-0eksingress',
+      'security group sg-0ekstraffic',
       'security group sg-0elb',
+      `target group ${ARN}:targetgroup/k8s-eks-webweb-b1b1b1b1b1/73e2d6bc24d8a067`,
     ]);
     const tagCalls = account.calls.filter((call) => call.startsWith('DescribeTagsCommand'));
     assert.equal(tagCalls.length, 2, 'DescribeTags takes 20 names a call: 25 load balancers need two');
     const { lines, exitCode } = report('eks', leftovers);
     assert.equal(exitCode, 1);
-    assert.match(lines[0] as string, /^two-tier: 12 thing\(s\) of stack eks left in AWS after destroy:$/);
+    const taggingCalls = account.calls.filter((call) => call.startsWith('GetResourcesCommand'));
+    assert.equal(
+      taggingCalls.length,
+      2,
+      "the stack's 4 controller objects come two a page: the groups are on the second",
+    );
+    assert.ok(
+      taggingCalls.every((call) =>
+        call.includes('"TagFilters":[{"Key":"elbv2.k8s.aws/cluster","Values":["two-tier-eks"]}]'),
+      ),
+      taggingCalls.join('\n'),
+    );
+    assert.match(lines[0] as string, /^two-tier: 16 thing\(s\) of stack eks left in AWS after destroy:$/);
     assert.ok(lines.includes('  network interface eni-0cni1 available aws-K8S-i-0node1'), lines.join('\n'));
+    assert.ok(lines.includes('  security group sg-0ekstraffic backend-sg'), lines.join('\n'));
+    assert.ok(
+      lines.includes(
+        `  application load balancer ${ARN}:loadbalancer/app/k8s-eks-webingre-b1b1b1b1b1/50dc6c495c0c9188 two-tier-eks/web-ingress`,
+      ),
+      lines.join('\n'),
+    );
     assert.ok(
       lines.includes('  EBS snapshot snap-0old0 mysql, 2026-11-01T14:40:00.000Z, beyond the newest 7'),
       lines.join('\n'),

@@ -92,7 +92,7 @@ for (const { stack, engine } of RUNS) {
       }
     });
 
-    test("/metrics: a port of its own that no Service exposes, open to the cluster's pods only", () => {
+    test('/metrics: a port of its own that no Service exposes, open to the pods of the metrics namespace only', () => {
       const web = containers(one(run, 'kubernetes:apps/v1:Deployment'))[0] as Container;
       const metrics = web.ports.find((p: { name: string }) => p.name === 'metrics');
       assert.equal(metrics?.containerPort, 9464);
@@ -112,8 +112,8 @@ for (const { stack, engine } of RUNS) {
           .filter((rule) => rule.ports.some((r: { port: number }) => r.port === port));
       assert.deepEqual(
         rulesFor(9464).map((rule) => rule.from),
-        [[{ namespaceSelector: {} }]],
-        'the metrics port must admit pods of the cluster and nothing from outside it',
+        [[{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]],
+        'the metrics port must admit the pods of metricsNamespace (default monitoring) and nothing else',
       );
       assert.deepEqual(
         rulesFor(5000).map((rule) => rule.from),
@@ -600,6 +600,24 @@ describe('pulumi program: configuration', () => {
       assert.equal(run.outputs.image?.value, reference);
     });
   }
+
+  test('metricsNamespace names the one namespace whose pods reach the metrics port; a name Kubernetes refuses fails the preview', async () => {
+    const run = await runProgram('dev', { metricsNamespace: 'observability' });
+    assert.deepEqual(run.errors, []);
+    const policy = one(run, 'kubernetes:networking.k8s.io/v1:NetworkPolicy', 'web-allow-metrics');
+    assert.deepEqual(policy.inputs.spec.ingress, [
+      {
+        from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } } }],
+        ports: [{ protocol: 'TCP', port: 9464 }],
+      },
+    ]);
+    for (const value of ['Monitoring', 'monitoring_1', '-monitoring', 'm'.repeat(64)]) {
+      const bad = await runProgram('dev', { metricsNamespace: value });
+      assert.equal(bad.errors.length, 1, `${value} was accepted`);
+      assert.match(bad.errors[0] as string, /^config two-tier:metricsNamespace must be a namespace name \(/);
+      assert.equal(bad.resources.length, 0, 'resources were registered before the config was checked');
+    }
+  });
 
   for (const key of ['webImage', 'dbImage']) {
     test(`a malformed, untagged or :latest ${key} fails with one line naming the key`, async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
+import { LOAD_BALANCER_SUBNETS } from '../infra/eks/network';
 import { buildApp } from '../service/src/app';
 import { loadConfig } from '../service/src/config';
 import { MemoryStore } from '../service/src/stores/memory';
@@ -107,8 +108,13 @@ describe('the write limit: 3 writes per 60 s per client', () => {
 
   test('the OpenAPI document gives each write its limit and a 429 with Retry-After', async () => {
     const document = app.swagger() as {
+      info: { description: string };
       paths: Record<string, { post: { description: string; responses: Record<string, { headers?: object }> } }>;
     };
+    assert.match(
+      document.info.description,
+      /writes: 3 per 60 s per pod, per client address as the load balancer reports it; on eks only the ALB's subnets are trusted/,
+    );
     for (const path of Object.keys(WRITES)) {
       const post = document.paths[path]?.post;
       assert.match(
@@ -138,6 +144,26 @@ test('behind a trusted proxy, clients are counted by the address it appends to X
     assert.equal((await through('203.0.113.1')).statusCode, 429);
     // A client that sends its own header gets the proxy's entry appended after it; the entry the proxy added counts.
     assert.equal((await through('10.42.9.9, 203.0.113.1')).statusCode, 429, 'a forged entry escaped the limit');
+  } finally {
+    await app.close();
+  }
+});
+
+test("on eks only the ALB's subnets are trusted: a pod that calls a web pod directly with a forged X-Forwarded-For is counted under its own address", async () => {
+  const { app } = await limitedApp({ RATE_LIMIT_MAX: '1', TRUSTED_PROXIES: LOAD_BALANCER_SUBNETS.join(',') });
+  try {
+    const write = (remoteAddress: string, forwardedFor: string) =>
+      app.inject({ ...WRITES['/messages'], remoteAddress, headers: { ...json, 'x-forwarded-for': forwardedFor } });
+    // The test client (127.0.0.1) and a pod of the nodes' subnets: neither is the ALB, so neither names the client.
+    for (const pod of ['127.0.0.1', '10.42.5.17']) {
+      assert.equal((await write(pod, '203.0.113.1')).statusCode, 201);
+      assert.equal((await write(pod, '203.0.113.2')).statusCode, 429, `${pod}: a forged header gave a fresh limit`);
+    }
+    // The ALB's hop: the address it appends is the client, counted apart from the pods above.
+    const alb = '10.42.32.10';
+    assert.equal((await write(alb, '203.0.113.1')).statusCode, 201, 'the forged address was charged for the pod');
+    assert.equal((await write(alb, '203.0.113.1')).statusCode, 429);
+    assert.equal((await write('10.42.33.20', '203.0.113.2')).statusCode, 201, 'another client through the ALB');
   } finally {
     await app.close();
   }

@@ -132,7 +132,7 @@ export async function buildApp({
           'Limits, each per pod (per process), not per client across the service:',
           `- a page stops at ${PAGE_BYTES / 2 ** 20} MiB of JSON (or at \`limit\`), and the database is read for no more than that and one item; \`Link: rel="next"\` leads on;`,
           `- at most ${PAGE_READS} page reads at once, ${PAGE_READS_WAITING} more waiting their turn; more are a 503 with Retry-After;`,
-          `- writes per client address as the load balancer reports it (X-Forwarded-For from TRUSTED_PROXIES, else the TCP peer): ${config.RATE_LIMIT_MAX} per ${config.RATE_LIMIT_WINDOW_SECONDS} s in each pod, so a client spread over N pods may make N times that;`,
+          `- writes: ${config.RATE_LIMIT_MAX} per ${config.RATE_LIMIT_WINDOW_SECONDS} s per pod, per client address as the load balancer reports it; on eks only the ALB's subnets are trusted (X-Forwarded-For is believed from TRUSTED_PROXIES only, else the TCP peer counts), so a client spread over N pods may make N times that;`,
           `- a request's headers must arrive within ${timeouts.headersMs / 1000} s and the whole request within ${timeouts.requestMs / 1000} s (else 408); an idle keep-alive connection is closed after ${timeouts.keepAliveMs / 1000} s;`,
           "- browsers may post only from this service's own page: a cross-site post (Sec-Fetch-Site, or a foreign Origin) is a 403.",
         ].join('\n'),

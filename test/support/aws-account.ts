@@ -2,6 +2,7 @@ import type { LogGroup } from '@aws-sdk/client-cloudwatch-logs';
 import type { NetworkInterface, SecurityGroup, Snapshot, Tag, Volume, Vpc } from '@aws-sdk/client-ec2';
 import type { Repository } from '@aws-sdk/client-ecr';
 import type { LoadBalancerDescription } from '@aws-sdk/client-elastic-load-balancing';
+import type { ResourceTagMapping, TagFilter } from '@aws-sdk/client-resource-groups-tagging-api';
 
 /** What the account holds in one region, as the describe calls return it. */
 export interface AccountState {
@@ -14,6 +15,8 @@ export interface AccountState {
   loadBalancers: Array<{ description: LoadBalancerDescription; tags: Tag[] }>;
   logGroups: LogGroup[];
   repositories: Repository[];
+  /** What the Resource Groups Tagging API indexes: every tagged ALB, target group, security group, ... by ARN. */
+  taggedResources: ResourceTagMapping[];
 }
 
 export const ACCOUNT_ID = '123456789012';
@@ -175,6 +178,30 @@ export class FakeAccount {
           'logGroups',
           this.state.logGroups.filter((group) => group.logGroupName?.startsWith(prefix)),
         );
+      }
+      case 'GetResourcesCommand': {
+        // Each filter names a key and, optionally, the values it may have; a resource must match every filter.
+        const tagFilters = (input.TagFilters as TagFilter[] | undefined) ?? [];
+        const found = this.state.taggedResources.filter((resource) =>
+          tagFilters.every(({ Key, Values = [] }) =>
+            (resource.Tags ?? []).some(
+              (tag) => tag.Key === Key && (Values.length === 0 || Values.includes(tag.Value ?? '')),
+            ),
+          ),
+        );
+        // The last page carries an empty token, not none.
+        return {
+          PaginationToken: '',
+          ...this.page(
+            command,
+            input,
+            'PaginationToken',
+            'ResourcesPerPage',
+            [1, 100],
+            'ResourceTagMappingList',
+            found,
+          ),
+        };
       }
       case 'DescribeRepositoriesCommand':
         return this.page(command, input, 'nextToken', 'maxResults', [1, 1000], 'repositories', this.state.repositories);
