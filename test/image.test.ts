@@ -221,7 +221,9 @@ test('the image runs under its Node major as its non-root user, with the applica
     await server.waitForLog('database connected');
     const ready = await fetch(`${server.url}/ready`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(await ready.json(), { status: 'ready', engine: 'mysql' });
+    assert.deepEqual(await ready.json(), { status: 'ready' }, 'the public /ready gives the status only');
+    const detail = await fetch(`${server.metricsUrl}/ready`);
+    assert.deepEqual(await detail.json(), { status: 'ready', engine: 'mysql' });
     const page = await fetch(`${server.url}/static/app.js`);
     assert.equal(page.status, 200, 'the page script is missing from the image');
     const owner = (await run('ps', ['-o', 'uid=', '-p', String(server.child.pid)])).stdout.trim();

@@ -50,6 +50,8 @@ export interface StorePluginOptions {
 export const PAGE_READS = 8;
 /** Readers waiting for a turn: a burst of kept-alive connections is served in turn, not refused. */
 export const PAGE_READS_WAITING = 32;
+/** How long a reader waits for its turn, as for a pooled connection: the request's deadline still holds. */
+export const PAGE_READ_WAIT_MS = 1_000;
 
 const DEFAULT_RETRY: RetryOptions = { initialDelayMs: 250, maxDelayMs: 5_000 };
 const DEFAULT_SWEEP: SweepOptions = { everyMs: 60_000, batch: 1_000 };
@@ -124,7 +126,17 @@ export const storePlugin = fp<StorePluginOptions>(
         );
       }
       // The finishing reader hands its turn over: `reading` stays as it is.
-      await new Promise<void>((resolve) => waiting.push(resolve));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting.splice(waiting.indexOf(handOver), 1);
+          reject(new BusyError(`no page read finished within ${PAGE_READ_WAIT_MS} ms in this process; retry shortly`));
+        }, PAGE_READ_WAIT_MS);
+        const handOver = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        waiting.push(handOver);
+      });
     }
     function done(): void {
       const next = waiting.shift();
