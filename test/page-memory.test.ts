@@ -61,9 +61,7 @@ test(`${READERS} readers of pages of ${DOCUMENTS} documents of ${DOCUMENT_CHARS 
 
 test(`a burst of ${BURST} readers of small pages (kept-alive connections under load) is served in turn, none refused`, async () => {
   for (let i = 0; i < 20; i++) await t.app.store.addMessage(`burst ${i}`, new Date());
-  const answers = await Promise.all(
-    Array.from({ length: BURST }, () => t.app.inject('/messages?limit=20')),
-  );
+  const answers = await Promise.all(Array.from({ length: BURST }, () => t.app.inject('/messages?limit=20')));
   assert.deepEqual(
     answers.map((answer) => answer.statusCode).filter((status) => status !== 200),
     [],
