@@ -104,7 +104,7 @@ describe('the AWS Load Balancer Controller', () => {
     assert.equal(ofType(plain, 'aws:iam/accessKey:AccessKey').length, 0);
   });
 
-  test('the chart is pinned, and its values are what 2 x t3.small and the drift check need', () => {
+  test('the chart is pinned, and its values are what the nodes and the drift check need', () => {
     const release = one(plain, RELEASE, CONTROLLER);
     assert.deepEqual(
       [release.inputs.chart, release.inputs.version, release.inputs.repositoryOpts.repo, release.inputs.namespace],

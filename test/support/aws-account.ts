@@ -85,44 +85,33 @@ export class FakeAccount {
     const filters = input.Filters as Filter[] | undefined;
     switch (command) {
       case 'DescribeVpcsCommand':
-        return this.page(
+        return this.ec2Page(
           command,
           input,
-          'NextToken',
-          'MaxResults',
-          [5, 1000],
           'Vpcs',
           this.state.vpcs.filter((v) => matches(v, filters)),
         );
       case 'DescribeNetworkInterfacesCommand':
-        return this.page(
+        return this.ec2Page(
           command,
           input,
-          'NextToken',
-          'MaxResults',
-          [5, 1000],
           'NetworkInterfaces',
           this.state.networkInterfaces.filter((eni) => matches({ ...eni, Tags: eni.TagSet }, filters)),
         );
       case 'DescribeSecurityGroupsCommand':
-        return this.page(
+        return this.ec2Page(
           command,
           input,
-          'NextToken',
-          'MaxResults',
-          [5, 1000],
           'SecurityGroups',
           this.state.securityGroups.filter((group) => matches(group, filters)),
         );
       case 'DescribeVolumesCommand':
-        return this.page(
+        return this.ec2Page(
           command,
           input,
-          'NextToken',
-          'MaxResults',
-          [5, 500],
           'Volumes',
           this.state.volumes.filter((volume) => matches(volume, filters)),
+          500,
         );
       case 'DescribeSnapshotsCommand': {
         const owners = (input.OwnerIds as string[] | undefined) ?? [];
@@ -130,12 +119,9 @@ export class FakeAccount {
           (snapshot) =>
             owners.length === 0 || owners.some((owner) => (owner === 'self' ? ACCOUNT_ID : owner) === snapshot.OwnerId),
         );
-        return this.page(
+        return this.ec2Page(
           command,
           input,
-          'NextToken',
-          'MaxResults',
-          [5, 1000],
           'Snapshots',
           visible.filter((snapshot) => matches(snapshot, filters)),
         );
@@ -208,6 +194,17 @@ export class FakeAccount {
       default:
         throw new AwsError('UnknownOperation', `the fake account does not answer ${command}`);
     }
+  }
+
+  /** EC2's describe calls: NextToken and MaxResults, at least 5 a page. */
+  private ec2Page(
+    command: string,
+    input: Record<string, unknown>,
+    itemsKey: string,
+    items: unknown[],
+    max = 1000,
+  ): Record<string, unknown> {
+    return this.page(command, input, 'NextToken', 'MaxResults', [5, max], itemsKey, items);
   }
 
   private page(
