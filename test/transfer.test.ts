@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -20,6 +21,7 @@ import {
   serialize,
   TransferFileError,
   type TransferItem,
+  walk,
 } from '../service/src/transfer';
 import { freePort } from './support/ports';
 import { REPO, UNTHROTTLED } from './support/server-process';
@@ -30,6 +32,9 @@ const T0 = Date.parse('2026-03-01T08:00:00.000Z');
 const COPY_DOCUMENTS = 1_200;
 const COPY_DOCUMENT_CHARS = 50_000;
 const COPY_HEAP_GROWTH_MIB = 40;
+/** An export and an import of more than twice the heap the command is given. */
+const LARGE_DOCUMENTS = 2_200;
+const LARGE_HEAP_MIB = 48;
 
 /** What a user would notice of a store: its messages and documents, in order, with their times; ids aside. */
 async function contents(store: Store) {
@@ -59,12 +64,14 @@ async function seed(store: Store): Promise<void> {
 }
 
 /** The data command as a user runs it: `npm run data -- …`, which is node with tsx on service/src/data.ts. */
-async function dataCommand(args: string[], env: Record<string, string>, stdin?: string) {
+async function dataCommand(args: string[], env: Record<string, string>, stdin?: string | { file: string }) {
   const child = execFile(process.execPath, ['--import', 'tsx', join(REPO, 'service', 'src', 'data.ts'), ...args], {
     cwd: REPO,
     env: { PATH: process.env.PATH ?? '', ...env },
+    maxBuffer: 16 * 2 ** 20,
   });
-  if (stdin !== undefined) child.stdin?.end(stdin);
+  if (typeof stdin === 'object') createReadStream(stdin.file).pipe(child.stdin as NodeJS.WritableStream);
+  else if (stdin !== undefined) child.stdin?.end(stdin);
   else child.stdin?.end();
   const [stdout, stderr, code] = await Promise.all([
     text(child.stdout as NodeJS.ReadableStream),
@@ -154,6 +161,31 @@ describe('transfer: the export file and the merge, on the memory store', () => {
         ['posted last, dated a day earlier', new Date(T0 - 86_400_000).toISOString()],
       ],
     );
+  });
+
+  test('an export holds exactly the items it counted: later ones are left out, and fewer on the second read fail it', async () => {
+    const store = new MemoryStore();
+    await seed(store);
+    const counted = await walk(store);
+    await store.addMessage('written during the export', new Date(T0));
+    const items: TransferItem[] = [];
+    for await (const item of counted.items) items.push(item);
+    assert.equal(items.filter((item) => item.kind === 'message').length, counted.messages);
+    assert.ok(!items.some((item) => item.kind === 'message' && item.message === 'written during the export'));
+
+    // A store that lost items between the two reads (the stores only append; a restore underneath would do it).
+    const shrinking = new MemoryStore();
+    await seed(shrinking);
+    const listed = shrinking.listDocuments.bind(shrinking);
+    let reads = 0;
+    shrinking.listDocuments = async (query) => {
+      const page = await listed(query);
+      return ++reads === 1 ? page : { ...page, items: page.items.slice(1) };
+    };
+    const cut = await walk(shrinking);
+    await assert.rejects(async () => {
+      for await (const _ of cut.items);
+    }, /^Error: the documents changed while they were read: 3 of the 4 counted are left; run it again$/);
   });
 
   test('two copies into the same store at once write every item once', async () => {
@@ -372,6 +404,88 @@ describe('the data command against MariaDB', () => {
     );
     assert.deepEqual(report.documents, { added: COPY_DOCUMENTS - 1, present: 1 });
     assert.ok(growth < COPY_HEAP_GROWTH_MIB, `the copy grew the heap by ${growth.toFixed(1)} MiB`);
+  });
+
+  test(`import and export of ${LARGE_DOCUMENTS} documents of ${COPY_DOCUMENT_CHARS / 1000} kB (MariaDB), from a file and from standard input, each in a ${LARGE_HEAP_MIB} MiB heap`, async (context) => {
+    const [fromFile, fromStdin] = [await mysql(), await mysql()];
+    const blob = 'e'.repeat(COPY_DOCUMENT_CHARS);
+    const documents = Array.from(
+      { length: LARGE_DOCUMENTS },
+      (_, n): TransferItem => ({
+        kind: 'document',
+        id: String(n + 1),
+        document: { n, blob },
+      }),
+    );
+    const folder = await mkdtemp(join(tmpdir(), 'two-tier-large-'));
+    const heap = { NODE_OPTIONS: `--max-old-space-size=${LARGE_HEAP_MIB}` };
+    try {
+      const file = join(folder, 'large.jsonl');
+      await writeFile(file, serialize('mysql', documents));
+      const { size } = await stat(file);
+      assert.ok(size > 2 * LARGE_HEAP_MIB * 2 ** 20, `the file holds only ${size} bytes`);
+      const added = `imported into mysql: 0 messages and ${LARGE_DOCUMENTS} documents added, 0 and 0 already there`;
+      const imports = await Promise.all([
+        dataCommand(['import', file], { ...fromFile.env, ...heap }),
+        dataCommand(['import', '-'], { ...fromStdin.env, ...heap }, { file }),
+      ]);
+      assert.deepEqual(
+        imports.map((run) => run.stderr),
+        [added, added],
+      );
+      const exported = join(folder, 'exported.jsonl');
+      assert.equal(
+        (await dataCommand(['export', exported], { ...fromStdin.env, ...heap })).stderr,
+        `exported 0 messages and ${LARGE_DOCUMENTS} documents from mysql to ${exported}`,
+      );
+      context.diagnostic(
+        `${(size / 2 ** 20).toFixed(0)} MiB imported twice and exported, each with a ${LARGE_HEAP_MIB} MiB heap`,
+      );
+      await Promise.all([fromFile.store.connect(), fromStdin.store.connect()]);
+      for (const store of [fromFile.store, fromStdin.store]) {
+        const newest = await store.listDocuments({ limit: 1 });
+        assert.deepEqual(
+          newest.items.map(({ id: _id, ...document }) => document),
+          [{ n: LARGE_DOCUMENTS - 1, blob }],
+        );
+      }
+      assert.equal((await stat(exported)).size, size, 'the export is the file again, but for its header and ids');
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  test('a line longer than any item is refused by its number, and nothing is written', async () => {
+    const target = await mysql();
+    const header = serialize('mysql', []).replace('"documents":0', '"documents":2');
+    const line = (text: string) => `${JSON.stringify({ kind: 'document', id: '1', document: { text } })}\n`;
+    const file = header + line('fits') + line('x'.repeat(200_000));
+    const refused = await dataCommand(['import', '-'], target.env, file);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.stderr, 'line 3: longer than 131072 characters, which no item is');
+    const connection = await createConnection(MYSQL);
+    const [databases] = await connection.query('SHOW DATABASES LIKE ?', [target.env.MYSQL_DATABASE]);
+    await connection.end();
+    assert.deepEqual(databases, [], 'a refused file touched the database');
+  });
+
+  test('an export is written beside its name and renamed once whole: a failed one leaves nothing behind', async () => {
+    const source = await mysql();
+    await source.store.connect();
+    await seed(source.store);
+    const folder = await mkdtemp(join(tmpdir(), 'two-tier-export-'));
+    try {
+      // The name is taken by a folder: the file is written, then cannot take the name.
+      const taken = join(folder, 'backup.jsonl');
+      await mkdir(taken);
+      const failed = await dataCommand(['export', taken], source.env);
+      assert.equal(failed.code, 1);
+      assert.match(failed.stderr, /^data export failed: EISDIR/);
+      assert.deepEqual(await readdir(folder), ['backup.jsonl']);
+      assert.deepEqual(await readdir(taken), []);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 
   test('export to standard output and import from standard input, as `kubectl exec` would pipe them', async () => {

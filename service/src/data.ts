@@ -1,12 +1,18 @@
 import { lookup } from 'node:dns/promises';
-import { readFile, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
-import { text } from 'node:stream/consumers';
+import { pipeline as connect, Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import split2 from 'split2';
 import { type Config, ConfigError, loadConfig } from './config';
+import { MAX_BODY_KIB } from './schemas';
 import { createStore } from './stores';
 import type { Store } from './stores/store';
-import { itemsOf, type MergeReport, merge, parse, readAll, serialize, TransferFileError } from './transfer';
+import { exportLines, itemsOf, type MergeReport, merge, readItems, TransferFileError, walk } from './transfer';
+
+/** The longest line an import reads: twice what the HTTP API takes in one body (an item's line adds its id and kind). */
+const MAX_LINE_CHARS = 2 * MAX_BODY_KIB * 1024;
 
 const USAGE = `usage: data export FILE | data import FILE | data copy
   export  writes the messages and documents of the database DB_ENGINE names to FILE (- for standard output)
@@ -50,18 +56,22 @@ export async function runDataCommand(
     if ((command === 'export' || command === 'import') && file && args.length === 2) {
       const config = storeConfig(env);
       if (command === 'import') {
-        // The whole file is checked before the database is touched: a bad file writes nothing.
-        const items = parse(file === '-' ? await text(io.stdin) : await readFile(file, 'utf8'));
+        // The whole file is checked before the database is touched, a line at a time; then it is read
+        // again to write. Standard input can be read once: its bytes are kept, outside the JavaScript heap.
+        const input = file === '-' ? await bytesOf(io.stdin) : undefined;
+        const read = () => readItems(linesOf(input ? Readable.from(input) : createReadStream(file)));
+        for await (const _ of read());
         const store = await open(config, once);
-        say(`imported into ${store.engine}: ${report(await merge(store, items))}`);
+        say(`imported into ${store.engine}: ${report(await merge(store, read()))}`);
         return 0;
       }
       const store = await open(config, once);
-      const items = await readAll(store);
-      const content = serialize(store.engine, items);
-      if (file === '-') io.stdout.write(content);
-      else await writeFile(file, content);
-      say(`exported ${summary(items)} from ${store.engine} to ${file === '-' ? 'standard output' : file}`);
+      const items = await walk(store);
+      const lines = Readable.from(exportLines(items, store.engine));
+      if (file === '-') await pipeline(lines, io.stdout, { end: false });
+      else await writeWhole(file, lines);
+      const to = file === '-' ? 'standard output' : file;
+      say(`exported ${items.messages} messages and ${items.documents} documents from ${store.engine} to ${to}`);
       return 0;
     }
     if (command === 'copy' && args.length === 1) {
@@ -157,9 +167,42 @@ function persistently(withinMs: number): Attempts {
   };
 }
 
-function summary(items: { kind: string }[]): string {
-  const messages = items.filter((item) => item.kind === 'message').length;
-  return `${messages} messages and ${items.length - messages} documents`;
+/** A file's lines as they arrive, a few at a time; a line longer than any item's is refused, naming it. */
+async function* linesOf(source: Readable): AsyncGenerator<string> {
+  let split = 0;
+  const lines = split2(
+    (line: string) => {
+      split++;
+      return line;
+    },
+    { maxLength: MAX_LINE_CHARS },
+  );
+  connect(source, lines, () => {});
+  try {
+    yield* lines;
+  } catch (error) {
+    // split2's one error of its own: the line after the last it split outgrew maxLength.
+    if ((error as Error).message !== 'maximum buffer reached') throw error;
+    throw new TransferFileError(`line ${split + 1}: longer than ${MAX_LINE_CHARS} characters, which no item is`);
+  }
+}
+
+async function bytesOf(input: Readable): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of input) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return chunks;
+}
+
+/** Writes `file` through a sibling that takes its name only once complete: a failed export leaves no file behind. */
+async function writeWhole(file: string, lines: Readable): Promise<void> {
+  const partial = `${file}.partial`;
+  try {
+    await pipeline(lines, createWriteStream(partial));
+    await rename(partial, file);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
 }
 
 function report({ messages, documents }: MergeReport): string {

@@ -2,11 +2,13 @@ import { createHash } from 'node:crypto';
 import {
   IdempotencyConflictError,
   type JsonObject,
+  type Message,
   type Page,
   type PageQuery,
   RESERVED_KEY_PREFIX,
   STORABLE_TIMES,
   type Store,
+  type StoredDocument,
 } from './stores/store';
 import { documentRefusal, messageRefusal } from './validation';
 
@@ -46,59 +48,147 @@ export async function readAll(store: Store): Promise<TransferItem[]> {
 
 /** The same items one page at a time, so a copy holds one page of either database, never all of it. */
 export async function* itemsOf(store: Store): AsyncGenerator<TransferItem> {
-  for await (const { id, message, createdAt } of oldestFirst((query) => store.listMessages(query))) {
-    yield { kind: 'message', id, message, createdAt };
-  }
-  for await (const { id, ...document } of oldestFirst((query) => store.listDocuments(query))) {
-    yield { kind: 'document', id, document };
-  }
+  yield* messagesOf((await pagesOf((query) => store.listMessages(query))).read());
+  yield* documentsOf((await pagesOf((query) => store.listDocuments(query))).read());
 }
 
-/** Pages come newest first: one walk notes where each page starts, the next reads them again from the oldest. */
-async function* oldestFirst<T extends { id: string }>(list: (query: PageQuery) => Promise<Page<T>>): AsyncGenerator<T> {
+/** A store's items as an export has them: counted by a first walk, then read again a page at a time. */
+export interface Walk {
+  messages: number;
+  documents: number;
+  items: AsyncIterable<TransferItem>;
+}
+
+/**
+ * Counts each kind, then reads exactly the items counted: what is written in between comes after
+ * them (stores append) and is left out. Should the counted items no longer all be there on the
+ * second read, the walk fails rather than yield a file that contradicts its header.
+ */
+export async function walk(store: Store): Promise<Walk> {
+  const messages = await pagesOf((query) => store.listMessages(query));
+  const documents = await pagesOf((query) => store.listDocuments(query));
+  async function* items(): AsyncGenerator<TransferItem> {
+    yield* messagesOf(exactly(messages.read(), messages.count, 'messages'));
+    yield* documentsOf(exactly(documents.read(), documents.count, 'documents'));
+  }
+  return { messages: messages.count, documents: documents.count, items: items() };
+}
+
+async function* messagesOf(rows: AsyncIterable<Message>): AsyncGenerator<TransferItem> {
+  for await (const { id, message, createdAt } of rows) yield { kind: 'message', id, message, createdAt };
+}
+
+async function* documentsOf(rows: AsyncIterable<StoredDocument>): AsyncGenerator<TransferItem> {
+  for await (const { id, ...document } of rows) yield { kind: 'document', id, document };
+}
+
+/** Pages come newest first: a first walk counts the items and notes where each page starts; `read` reads them again from the oldest. */
+async function pagesOf<T extends { id: string }>(
+  list: (query: PageQuery) => Promise<Page<T>>,
+): Promise<{ count: number; read: () => AsyncGenerator<T> }> {
   const starts: (string | undefined)[] = [];
+  let count = 0;
   let before: string | undefined;
   for (;;) {
     starts.push(before);
     const page = await list({ limit: PAGE, before });
+    count += page.items.length;
     const last = page.items.at(-1);
     if (!page.hasMore || !last) break;
     before = last.id;
   }
-  for (const start of starts.reverse()) yield* (await list({ limit: PAGE, before: start })).items.reverse();
+  async function* read(): AsyncGenerator<T> {
+    for (const start of starts.toReversed()) yield* (await list({ limit: PAGE, before: start })).items.reverse();
+  }
+  return { count, read };
 }
 
-/** The export file: a header line, then one JSON line per item. */
-export function serialize(engine: string, items: TransferItem[], exportedAt = new Date()): string {
+/** The first `count` of `items`, or an error when there are fewer. */
+async function* exactly<T>(items: AsyncIterable<T>, count: number, kind: string): AsyncGenerator<T> {
+  let read = 0;
+  if (count === 0) return;
+  for await (const item of items) {
+    yield item;
+    if (++read === count) return;
+  }
+  throw new Error(`the ${kind} changed while they were read: ${read} of the ${count} counted are left; run it again`);
+}
+
+/** The export file's first line. */
+function headerLine(engine: string, counts: { messages: number; documents: number }, exportedAt: Date): string {
   const header: ExportHeader = {
     format: FORMAT,
     version: VERSION,
     engine,
     exportedAt: exportedAt.toISOString(),
-    messages: items.filter((item) => item.kind === 'message').length,
-    documents: items.filter((item) => item.kind === 'document').length,
+    ...counts,
   };
-  return `${[header, ...items].map((line) => JSON.stringify(line)).join('\n')}\n`;
+  return `${JSON.stringify(header)}\n`;
+}
+
+/** The export file a line at a time: the header, then one JSON line per item. */
+export async function* exportLines(
+  { messages, documents, items }: Walk,
+  engine: string,
+  exportedAt = new Date(),
+): AsyncGenerator<string> {
+  yield headerLine(engine, { messages, documents }, exportedAt);
+  for await (const item of items) yield `${JSON.stringify(item)}\n`;
+}
+
+/** The export file of `items`, whole. */
+export function serialize(engine: string, items: TransferItem[], exportedAt = new Date()): string {
+  const messages = items.filter((item) => item.kind === 'message').length;
+  const counts = { messages, documents: items.length - messages };
+  return headerLine(engine, counts, exportedAt) + items.map((item) => `${JSON.stringify(item)}\n`).join('');
 }
 
 /** An export file's items, each checked as the service checks what it stores; an error names the line. */
 export function parse(text: string): TransferItem[] {
+  const reader = fileReader();
   const lines = text.split('\n').filter((line, index, all) => line !== '' || index < all.length - 1);
-  const header = parseLine(lines[0] ?? '', 1) as Partial<ExportHeader>;
-  if (header.format !== FORMAT || header.version !== VERSION) {
-    throw new TransferFileError(`line 1: not a ${FORMAT} file of version ${VERSION}`);
-  }
-  const items = lines.slice(1).map((line, index) => toItem(parseLine(line, index + 2), index + 2));
-  const counted = {
-    messages: items.filter((item) => item.kind === 'message').length,
-    documents: items.filter((item) => item.kind === 'document').length,
-  };
-  if (counted.messages !== header.messages || counted.documents !== header.documents) {
-    throw new TransferFileError(
-      `the file is incomplete: its header announces ${header.messages} messages and ${header.documents} documents, it holds ${counted.messages} and ${counted.documents}`,
-    );
-  }
+  const items = lines.flatMap((line) => reader.line(line) ?? []);
+  reader.end();
   return items;
+}
+
+/** The same, from a file's lines as they arrive: each item checked before it is yielded, the header's counts at the end. */
+export async function* readItems(lines: AsyncIterable<string>): AsyncGenerator<TransferItem> {
+  const reader = fileReader();
+  for await (const line of lines) {
+    const item = reader.line(line);
+    if (item) yield item;
+  }
+  reader.end();
+}
+
+/** Checks an export file a line at a time: the header first, then each item, and at the end the header's counts. */
+function fileReader() {
+  let number = 0;
+  let header: Partial<ExportHeader> = {};
+  const counted = { messages: 0, documents: 0 };
+  const line = (text: string): TransferItem | undefined => {
+    number++;
+    if (number === 1) {
+      header = parseLine(text, 1) as Partial<ExportHeader>;
+      if (header.format !== FORMAT || header.version !== VERSION) {
+        throw new TransferFileError(`line 1: not a ${FORMAT} file of version ${VERSION}`);
+      }
+      return undefined;
+    }
+    const item = toItem(parseLine(text, number), number);
+    counted[item.kind === 'message' ? 'messages' : 'documents']++;
+    return item;
+  };
+  const end = () => {
+    if (number === 0) line('');
+    if (counted.messages !== header.messages || counted.documents !== header.documents) {
+      throw new TransferFileError(
+        `the file is incomplete: its header announces ${header.messages} messages and ${header.documents} documents, it holds ${counted.messages} and ${counted.documents}`,
+      );
+    }
+  };
+  return { line, end };
 }
 
 /** A file that is not an export, or an item the service would refuse to store. */
