@@ -290,7 +290,48 @@ function lifecycle(first: Engine): void {
     );
   });
 
-  step('6. NetworkPolicies are enforced: only web pods reach the database; only the web port is open', async (t) => {
+  step(
+    '6. a crash loses no acknowledged write: six writers post, the database is SIGKILLed, every 201 is there once it is back',
+    async (t) => {
+      if (!node) return t.skip('the real node only: the test kills the database container from the host');
+      const engine = config.dbEngine as Engine;
+      const database = await databasePod(cluster);
+      const restarts = database.status.containerStatuses[0].restartCount;
+      const writers = new SteadyLoad(URL_BASE, { readers: 0, writers: 6, writePauseMs: 200, maxSeconds: 300 });
+      try {
+        await eventually('the first writes acknowledged', async () => writers.acknowledged.length >= 3, 60);
+        const pid = await node.runningContainerPid(database.metadata.name, engine);
+        assert.ok(pid, `the ${engine} container runs`);
+        process.kill(pid, 'SIGKILL');
+        const killed = performance.now();
+        const before = writers.acknowledged.length;
+        await eventually(
+          'the database container restarted and Ready',
+          async () => {
+            const pod = await databasePod(cluster);
+            return pod.status.containerStatuses[0].restartCount > restarts && isReady(pod);
+          },
+          300,
+        );
+        const back = seconds(killed);
+        await urlReady(URL_BASE, 'the url ready again', 120);
+        const after = writers.acknowledged.length;
+        await eventually('a write acknowledged after the restart', async () => writers.acknowledged.length > after, 90);
+        const { failed, failures } = await writers.stop();
+        const listed = new Set(await allMessages(URL_BASE));
+        const lost = writers.acknowledged.filter((message) => !listed.has(message));
+        assert.deepEqual(lost, [], `${lost.length} of ${writers.acknowledged.length} acknowledged writes are gone`);
+        written.push(...writers.acknowledged);
+        t.diagnostic(
+          `checked: ${writers.acknowledged.length} writes acknowledged (${before} before the SIGKILL, ${writers.acknowledged.length - before} after), 0 lost; ${failed} answered otherwise (write limit, database down: ${[...new Set(failures)].join(', ')}); ${engine} Ready again ${back} s after the kill`,
+        );
+      } finally {
+        await writers.stop();
+      }
+    },
+  );
+
+  step('7. NetworkPolicies are enforced: only web pods reach the database; only the web port is open', async (t) => {
     const database = await databasePod(cluster);
     const [web] = await readyPods(cluster, 'web');
     const databasePort = database.spec.containers[0].ports[0].containerPort;
@@ -329,7 +370,7 @@ function lifecycle(first: Engine): void {
     }
   });
 
-  step('7. the autoscaler takes the web tier from 2 pods to more under load, and back once it stops', async (t) => {
+  step('8. the autoscaler takes the web tier from 2 pods to more under load, and back once it stops', async (t) => {
     const hpa = `hpa/${(await cluster.list('hpa', NAMESPACE))[0].metadata.name}`;
     assert.equal((await readyPods(cluster, 'web')).length, 2, 'the web tier starts at the floor of 2 pods');
     const floor = await wrk(`${URL_BASE}/messages`, { connections: 16, seconds: 10 });
@@ -377,7 +418,7 @@ function lifecycle(first: Engine): void {
   });
 
   step(
-    '8. probes tell the truth: the database not ready while its server is stopped; a wrong password shows in /ready',
+    '9. probes tell the truth: the database not ready while its server is stopped; a wrong password shows in /ready',
     async (t) => {
       if (!node)
         return t.skip(
@@ -448,7 +489,7 @@ function lifecycle(first: Engine): void {
   );
 
   step(
-    '9. a new image under steady load: only the Deployment rolls, no request fails, the database is untouched',
+    '10. a new image under steady load: only the Deployment rolls, no request fails, the database is untouched',
     async (t) => {
       const databaseBefore = await databaseIdentity(cluster);
       const before = await databaseState(cluster);
@@ -493,7 +534,7 @@ function lifecycle(first: Engine): void {
   );
 
   step(
-    '10. a password change as the README says, under steady load: no request fails, the database is untouched',
+    '11. a password change as the README says, under steady load: no request fails, the database is untouched',
     async (t) => {
       const databaseBefore = await databaseIdentity(cluster);
       const webBefore = await webPodNames(cluster);
@@ -548,7 +589,7 @@ function lifecycle(first: Engine): void {
   );
 
   step(
-    `11. switching dbEngine from ${first} to ${other} on the live stack completes, and the url serves`,
+    `12. switching dbEngine from ${first} to ${other} on the live stack completes, and the url serves`,
     async (t) => {
       config.dbEngine = other;
       await stack.setConfig('two-tier:dbEngine', { value: other });
@@ -560,7 +601,7 @@ function lifecycle(first: Engine): void {
       const steps: string[] = [];
       // Readers on kept-alive connections, as browsers and load balancers hold them: some reach the web
       // pods the switch rolls away until those end, so the old engine must serve until then.
-      const readers = new SteadyLoad(URL_BASE, { writes: false });
+      const readers = new SteadyLoad(URL_BASE, { writers: 0 });
       let up: UpResult;
       try {
         up = await upReporting(stack, cluster, {
@@ -599,10 +640,10 @@ function lifecycle(first: Engine): void {
     },
   );
 
-  step('12. destroy leaves nothing of the stack in the API server', (t) => destroyLeavesNothing(t));
+  step('13. destroy leaves nothing of the stack in the API server', (t) => destroyLeavesNothing(t));
 
   step(
-    '13. up again after destroy, the first boot killed half-way: it starts over by itself, and the url serves',
+    '14. up again after destroy, the first boot killed half-way: it starts over by itself, and the url serves',
     async (t) => {
       if (!node) return t.skip('the real node only: the test kills the database container from the host');
       const engine = config.dbEngine as Engine;
@@ -627,7 +668,7 @@ function lifecycle(first: Engine): void {
     },
   );
 
-  step('14. a database pod broken by a bad image is replaced by the corrected up, with its data', async (t) => {
+  step('15. a database pod broken by a bad image is replaced by the corrected up, with its data', async (t) => {
     const good = config.dbImage;
     await stack.setConfig('two-tier:dbImage', { value: BROKEN_IMAGE });
     const abort = new AbortController();
@@ -671,7 +712,7 @@ function lifecycle(first: Engine): void {
     );
   });
 
-  step('15. destroy again leaves nothing of the stack in the API server', (t) => destroyLeavesNothing(t));
+  step('16. destroy again leaves nothing of the stack in the API server', (t) => destroyLeavesNothing(t));
 
   async function destroyLeavesNothing(t: TestContext): Promise<void> {
     const declared = await declaredObjects(config, secrets);

@@ -8,25 +8,32 @@ import { eventually, isReady, NAMESPACE, podsOf } from './workloads';
 
 /**
  * A steady, bounded stream of requests against the exported url while something changes underneath
- * (an image update, a password change), counting every answer that is not a success: reads from a few
- * loops, and one write every few seconds (the service limits writes per client, and every request here
- * comes from one address).
+ * (an image update, a password change, a crash), counting every answer that is not a success: reads
+ * from a few loops, and writes from `writers` loops, one every `writePauseMs` (the service limits writes
+ * per client, and every request here comes from one address). `acknowledged` holds every message the
+ * service answered 201 for.
  */
 export class SteadyLoad {
   private running = true;
   private readonly loops: Promise<void>[];
+  private readonly run = Math.random().toString(36).slice(2, 8);
   ok = 0;
   readonly failures: string[] = [];
+  readonly acknowledged: string[] = [];
 
-  /** `writes: false` for reads only: a change during which a write may not be kept (an engine switch). */
+  /** `writers: 0` for reads only: a change during which a write may not be kept (an engine switch). */
   constructor(
     private readonly url: string,
-    { readers = 4, writes = true, maxSeconds = 600 } = {},
+    { readers = 4, writers = 1, writePauseMs = 5_000, maxSeconds = 600 } = {},
   ) {
     const deadline = Date.now() + maxSeconds * 1000;
     this.loops = [
       ...Array.from({ length: readers }, () => this.loop(deadline, 20, () => this.request('GET'))),
-      ...(writes ? [this.loop(deadline, 5_000, (sequence) => this.request('POST', `steady ${sequence}`))] : []),
+      ...Array.from({ length: writers }, (_, writer) =>
+        this.loop(deadline, writePauseMs, (sequence) =>
+          this.request('POST', `steady ${this.run} writer ${writer} write ${sequence}`),
+        ),
+      ),
     ];
   }
 
@@ -46,8 +53,10 @@ export class SteadyLoad {
         signal: AbortSignal.timeout(10_000),
       });
       await response.arrayBuffer();
-      if (response.status === (method === 'POST' ? 201 : 200)) this.ok++;
-      else this.failures.push(`${method} ${response.status}`);
+      if (response.status === (method === 'POST' ? 201 : 200)) {
+        this.ok++;
+        if (message) this.acknowledged.push(message);
+      } else this.failures.push(`${method} ${response.status}`);
     } catch (error) {
       this.failures.push(`${method} ${String((error as Error).cause ?? (error as Error).message)}`);
     }
@@ -94,10 +103,17 @@ export async function postMessage(cluster: Cluster, url: string, message: string
   assert.fail(`a message posted at the url was not stored: ${posted.status} ${answer}`);
 }
 
-/** Every message the url lists, following its pages. */
+/** Every message the url lists, following its pages (`Link: rel="next"`). */
 export async function allMessages(url: string): Promise<string[]> {
-  const listed = (await (await fetch(`${url}/messages?limit=500`)).json()) as { message: string }[];
-  return listed.map((item) => item.message);
+  const all: string[] = [];
+  for (let next: string | undefined = `${url}/messages?limit=500`, pages = 0; next && pages < 100; pages++) {
+    const response = await fetch(next);
+    assert.equal(response.status, 200, `GET ${next}`);
+    all.push(...((await response.json()) as { message: string }[]).map((item) => item.message));
+    const link = response.headers.get('link')?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
+    next = link ? new URL(link, url).href : undefined;
+  }
+  return all;
 }
 
 /** Polls the url's /ready until it answers 200. */
