@@ -54,6 +54,12 @@ const WEB_SEMI_SPACE_MIB = 4;
 export const WEB_NODE_OPTIONS = `--max-old-space-size=${WEB_HEAP_MIB} --max-semi-space-size=${WEB_SEMI_SPACE_MIB}`;
 /** The pause before SIGTERM, while endpoints and load balancers stop sending new requests. */
 const PRE_STOP_SECONDS = 5;
+/**
+ * Behind an ALB the pause is longer: the ALB goes on sending new requests to a target for some seconds
+ * after the controller deregisters it (its pod readiness gate guide; aws-load-balancer-controller#3270).
+ * With the service's 10 s drain it stays within the grace period.
+ */
+export const ALB_PRE_STOP_SECONDS = 15;
 /** The service drains for up to 10 s after SIGTERM; the grace period covers the pause and the drain. */
 export const GRACE_PERIOD_SECONDS = 30;
 
@@ -76,6 +82,7 @@ export class WebTier extends pulumi.ComponentResource {
     // Without a proxy that names the client, the write limit counts the TCP peer (locally, a node's address).
     const proxyEnv =
       args.exposure.type === 'Alb' ? [{ name: 'TRUSTED_PROXIES', value: args.exposure.trustedProxies.join(',') }] : [];
+    const preStopSeconds = args.exposure.type === 'Alb' ? ALB_PRE_STOP_SECONDS : PRE_STOP_SECONDS;
 
     const httpProbe = (path: string, periodSeconds: number, failureThreshold: number) => ({
       httpGet: { path, port: 'http' },
@@ -139,7 +146,7 @@ export class WebTier extends pulumi.ComponentResource {
                   startupProbe: httpProbe('/health', 1, 30),
                   livenessProbe: httpProbe('/health', 10, 3),
                   readinessProbe: httpProbe('/ready', 5, 2),
-                  lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
+                  lifecycle: { preStop: { sleep: { seconds: preStopSeconds } } },
                   resources: WEB_RESOURCES,
                   securityContext: restrictedContainer,
                 },

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { GRACE_PERIOD_SECONDS } from '../infra/web-tier';
+import { ALB_PRE_STOP_SECONDS, GRACE_PERIOD_SECONDS } from '../infra/web-tier';
 import { ofType, one, type ProgramRun, runProgram } from './support/program';
 import { ALB_HOSTNAME, ALB_ZONE_ID, HOSTED_ZONE } from './support/program-mocks';
 import { REPO } from './support/server-process';
@@ -53,8 +53,13 @@ const ELB_ATTRIBUTES = {
 
 let plain: ProgramRun;
 let https: ProgramRun;
+let dev: ProgramRun;
 before(async () => {
-  [plain, https] = await Promise.all([runProgram('eks'), runProgram('eks', { domain: DOMAIN })]);
+  [plain, https, dev] = await Promise.all([
+    runProgram('eks'),
+    runProgram('eks', { domain: DOMAIN }),
+    runProgram('dev'),
+  ]);
   assert.deepEqual(plain.errors, []);
   assert.deepEqual(https.errors, []);
 });
@@ -221,6 +226,14 @@ describe("the web tier's Ingress", () => {
     assert.ok(Number(seconds) >= 10, "shorter than the pods' own drain");
     const namespace = one(plain, 'kubernetes:core/v1:Namespace');
     assert.equal(namespace.inputs.metadata.labels['elbv2.k8s.aws/pod-readiness-gate-inject'], 'enabled');
+    // The pod serves on while the ALB still sends to it, then drains (10 s at most), within its grace period.
+    const pod = one(plain, 'kubernetes:apps/v1:Deployment').inputs.spec.template.spec;
+    const preStop = pod.containers[0].lifecycle.preStop.sleep.seconds;
+    assert.equal(preStop, ALB_PRE_STOP_SECONDS);
+    assert.ok(preStop >= 15, 'the ALB may still send new requests for seconds after deregistration');
+    assert.ok(preStop + 10 < pod.terminationGracePeriodSeconds, 'the drain would be cut by the SIGKILL');
+    const local = one(dev, 'kubernetes:apps/v1:Deployment').inputs.spec.template.spec.containers[0];
+    assert.equal(local.lifecycle.preStop.sleep.seconds, 5, 'a local Service forgets an endpoint at once');
   });
 
   test('with a domain: HTTPS on 443 with the issued certificate and a current TLS policy; port 80 only redirects', () => {
