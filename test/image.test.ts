@@ -88,7 +88,8 @@ async function executeRuntimeStage(): Promise<Image> {
           .split(' && ')
           .filter((command) => !command.startsWith('npm cache clean'))
           .map((command) => (command.startsWith('npm ci') ? `${command} --prefer-offline` : command));
-        await run('sh', ['-c', commands.join(' && ')], { cwd: result.app });
+        // As Docker does, a RUN sees the ENV set before it.
+        await run('sh', ['-c', commands.join(' && ')], { cwd: result.app, env: { ...process.env, ...result.env } });
         break;
       }
       case 'USER':
@@ -226,6 +227,11 @@ test('the image runs under its Node major as its non-root user, with the applica
     assert.deepEqual(await detail.json(), { status: 'ready', engine: 'mysql' });
     const page = await fetch(`${server.url}/static/app.js`);
     assert.equal(page.status, 200, 'the page script is missing from the image');
+    // The compile cache made at build time: one entry per bundle, read by the start, not written (read-only).
+    const [cacheFolder] = await readdir(join(image.app, '.compile-cache'));
+    const entries = await readdir(join(image.app, '.compile-cache', cacheFolder as string));
+    assert.equal(entries.length, 2, `the compile cache holds ${entries.join(', ')}`);
+    assert.equal(image.env.NODE_COMPILE_CACHE_PORTABLE, '1', 'a cache keyed by absolute paths misses once /app moves');
     const owner = (await run('ps', ['-o', 'uid=', '-p', String(server.child.pid)])).stdout.trim();
     assert.equal(owner, String(uid), 'the service did not run as the image user');
     server.child.kill('SIGTERM');
