@@ -4,8 +4,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { stripVTControlCharacters } from 'node:util';
+import { buildApp, READ_LOG_SAMPLE } from '../service/src/app';
+import { loadConfig } from '../service/src/config';
+import { LogCapture } from './support/log-capture';
 import { freePort } from './support/ports';
-import { REPO, ServerProcess } from './support/server-process';
+import { REPO, ServerProcess, UNTHROTTLED } from './support/server-process';
 
 test('in a terminal, `npm start` prints readable lines: the time, the level, the message', async () => {
   const [port, metricsPort] = [await freePort(), await freePort()];
@@ -60,4 +63,43 @@ test('through a pipe, as in a pod, every line is JSON', async () => {
     const entry = JSON.parse(line);
     assert.equal(typeof entry.time, 'number', `not a pino JSON line: ${line}`);
   }
+});
+
+test(`successful reads are logged one in ${READ_LOG_SAMPLE} and say so; writes and errors each time; every read at debug`, async () => {
+  const completed = async (level: string, requests: { method: 'GET' | 'POST'; url: string }[]) => {
+    const logs = new LogCapture();
+    const app = await buildApp({ config: loadConfig({ ...UNTHROTTLED }), logger: { level, stream: logs } });
+    try {
+      for (const { method, url } of requests) {
+        await app.inject({
+          method,
+          url,
+          headers: { 'content-type': 'application/json' },
+          payload: method === 'POST' ? { message: 'logged' } : undefined,
+        });
+      }
+    } finally {
+      await app.close();
+    }
+    return logs.messages('request completed');
+  };
+  const reads = Array.from({ length: 3 * READ_LOG_SAMPLE }, () => ({ method: 'GET' as const, url: '/messages' }));
+  const writes = Array.from({ length: 4 }, () => ({ method: 'POST' as const, url: '/messages' }));
+  const missing = Array.from({ length: 2 }, () => ({ method: 'GET' as const, url: '/no-such-page' }));
+
+  const info = await completed('info', [...reads, ...writes, ...missing]);
+  const sampledReads = info.filter((line) => line.method === 'GET' && line.statusCode === 200);
+  assert.equal(sampledReads.length, 3, 'one line for each ten reads');
+  for (const line of sampledReads) assert.equal(line.sampled, READ_LOG_SAMPLE);
+  assert.equal(info.filter((line) => line.method === 'POST' && line.statusCode === 201).length, 4, 'every write');
+  assert.equal(info.filter((line) => line.statusCode === 404).length, 2, 'every client error');
+  assert.ok(
+    info.every((line) =>
+      line.method !== 'POST' && line.statusCode !== 404 ? 'sampled' in line : !('sampled' in line),
+    ),
+  );
+
+  const debug = await completed('debug', reads);
+  assert.equal(debug.length, reads.length, 'at debug every read is logged');
+  assert.ok(debug.every((line) => !('sampled' in line)));
 });

@@ -76,10 +76,19 @@ const PUBLIC_ROOT = join(__dirname, '..', 'public');
 const textValidator = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false });
 
 /**
+ * Successful reads are logged one in this many at `info`, the line saying so (`sampled`); their count
+ * and latency are in the metrics whole. Writes and every error are logged each time.
+ */
+export const READ_LOG_SAMPLE = 10;
+
+/**
  * One log line per request when it completes: `info`, or `warn` for a 5xx (an outage's cause is logged
- * once by the store, a bug's stack by the error handler); its arrival is logged at `debug`.
+ * once by the store, a bug's stack by the error handler), successful reads sampled (every one at
+ * LOG_LEVEL=debug); its arrival is logged at `debug`.
  */
 class RequestLogController extends LogController {
+  private reads = 0;
+
   override incomingRequest(request: FastifyRequest): void {
     request.log.debug({ req: request }, 'incoming request');
   }
@@ -88,9 +97,14 @@ class RequestLogController extends LogController {
     const line = { method: request.method, url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime };
     if (error) reply.log.error({ ...line, err: error }, 'request errored');
     else if (reply.statusCode >= 500) reply.log.warn(line, 'request completed');
-    else reply.log.info(line, 'request completed');
+    else if (!isRead(request) || reply.statusCode >= 400 || reply.log.isLevelEnabled('debug'))
+      reply.log.info(line, 'request completed');
+    else if (this.reads++ % READ_LOG_SAMPLE === 0)
+      reply.log.info({ ...line, sampled: READ_LOG_SAMPLE }, 'request completed');
   }
 }
+
+const isRead = (request: FastifyRequest) => request.method === 'GET' || request.method === 'HEAD';
 
 /** Builds the web tier, ready to listen or to `inject()`; it never listens itself. */
 export async function buildApp({
