@@ -165,6 +165,22 @@ describe('the GitHub workflows', () => {
     }
   });
 
+  test('every Pulumi CLI a workflow installs is the version the SDK and the offline toolchain are', () => {
+    const sdk = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).dependencies['@pulumi/pulumi'];
+    const toolchain = /^PULUMI_VERSION=(\S+)$/m.exec(readFileSync(join(REPO, 'scripts', 'versions.sh'), 'utf8'))?.[1];
+    assert.equal(toolchain, sdk);
+    const steps = Object.entries(workflows).flatMap(([file, workflow]) =>
+      Object.values(workflow.jobs).flatMap((job) =>
+        (job.steps ?? []).filter((step) => step.uses?.startsWith('pulumi/actions@')).map((step) => ({ file, step })),
+      ),
+    );
+    assert.ok(steps.length >= 4, 'the workflows install the CLI in fewer places than they run it');
+    for (const { file, step } of steps) {
+      // Unset, the action installs the newest 3.x: a flag this repository relies on may change under it.
+      assert.equal(step.with?.['pulumi-version'], sdk, `${file}: pulumi/actions without pulumi-version ${sdk}`);
+    }
+  });
+
   test('every action from another repository is pinned by its full commit, its release tag in a comment', () => {
     const pinned = new Map<string, string>();
     let actions = 0;
