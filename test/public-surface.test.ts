@@ -9,7 +9,7 @@ import { MemoryStore } from '../service/src/stores/memory';
 import { MongoStore } from '../service/src/stores/mongodb';
 import { MysqlStore } from '../service/src/stores/mysql';
 import { IDEMPOTENCY_TTL_MS, type Store } from '../service/src/stores/store';
-import { assertClientError, JSON_BODY, post as postTo, scrape, startApp, type TestApp, waitFor } from './support/app';
+import { appForSuite, assertClientError, JSON_BODY, scrape, type TestApp, waitFor } from './support/app';
 import { UNTHROTTLED } from './support/server-process';
 import { ENGINES, MYSQL, stopFerretdb, storeFixtures, unavailable } from './support/stores';
 
@@ -23,14 +23,8 @@ async function storeErrorsCounted(app: TestApp['app']): Promise<number> {
 
 for (const engine of ENGINES) {
   describe(`the public surface on ${engine}`, { skip: unavailable(engine) }, () => {
-    let t: TestApp;
-    before(async () => {
-      t = await startApp(engine);
-    });
-    after(() => t.close());
-
-    const post = (url: string, payload: unknown, headers?: Record<string, string>) =>
-      postTo(t.app, url, payload, headers);
+    const t = appForSuite(engine);
+    const post = t.post;
     const stored = async () => (await t.app.store.listDocuments({ limit: 500 })).items.length;
 
     test('a "_bsontype" key is a 400 that names it, stores nothing, counts no database error and leaves /ready at 200', async () => {
@@ -215,11 +209,7 @@ test('the service purges expired idempotency keys as they age, not only when it 
 });
 
 describe('cross-site posts', () => {
-  let t: TestApp;
-  before(async () => {
-    t = await startApp('memory');
-  });
-  after(() => t.close());
+  const t = appForSuite('memory');
 
   const form = { 'content-type': 'application/x-www-form-urlencoded', host: 'board.example' };
   const submit = (headers: Record<string, string>, text: string) =>

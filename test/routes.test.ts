@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import {
-  assertClientError,
-  clusterReadiness,
-  JSON_BODY,
-  post as postTo,
-  scrape,
-  startApp,
-  type TestApp,
-} from './support/app';
+import { appForSuite, assertClientError, clusterReadiness, JSON_BODY, scrape } from './support/app';
 import { responseSchemas } from './support/openapi';
 import { ENGINES, stopFerretdb, unavailable } from './support/stores';
 
@@ -23,14 +15,8 @@ function nested(depth: number): Record<string, unknown> {
 
 for (const engine of ENGINES) {
   describe(`routes on ${engine}`, { skip: unavailable(engine) }, () => {
-    let t: TestApp;
-    before(async () => {
-      t = await startApp(engine);
-    });
-    after(() => t.close());
-
-    const post = (url: string, payload: unknown, headers?: Record<string, string>) =>
-      postTo(t.app, url, payload, headers);
+    const t = appForSuite(engine);
+    const post = t.post;
     const counts = async () => ({
       messages: (await t.app.store.listMessages({ limit: 500 })).items.length,
       documents: (await t.app.store.listDocuments({ limit: 500 })).items.length,

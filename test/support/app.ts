@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../service/src/app';
 import { loadConfig } from '../../service/src/config';
@@ -87,4 +88,29 @@ export function post(
     headers,
     payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
   });
+}
+
+/**
+ * Inside a `describe`: the real app on `engine`, started before its tests and closed after them, and a
+ * POST to it; `app` is the running one once the tests run.
+ */
+export function appForSuite(engine: Engine): {
+  readonly app: FastifyInstance;
+  post(url: string, payload: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
+} {
+  let running: TestApp | undefined;
+  before(async () => {
+    running = await startApp(engine);
+  });
+  after(() => running?.close());
+  const app = () => {
+    assert.ok(running, 'the app is used outside its tests');
+    return running.app;
+  };
+  return {
+    get app() {
+      return app();
+    },
+    post: (url, payload, headers) => post(app(), url, payload, headers),
+  };
 }
