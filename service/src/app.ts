@@ -97,7 +97,7 @@ class RequestLogController extends LogController {
     const line = { method: request.method, url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime };
     if (error) reply.log.error({ ...line, err: error }, 'request errored');
     else if (reply.statusCode >= 500) reply.log.warn(line, 'request completed');
-    else if (!isRead(request) || reply.statusCode >= 400 || reply.log.isLevelEnabled('debug'))
+    else if (!isRead(request) || reply.statusCode >= 400 || EVERY_REQUEST_LEVELS.has(reply.log.level))
       reply.log.info(line, 'request completed');
     else if (this.reads++ % READ_LOG_SAMPLE === 0)
       reply.log.info({ ...line, sampled: READ_LOG_SAMPLE }, 'request completed');
@@ -105,6 +105,8 @@ class RequestLogController extends LogController {
 }
 
 const isRead = (request: FastifyRequest) => request.method === 'GET' || request.method === 'HEAD';
+/** The levels at which every request is logged. */
+const EVERY_REQUEST_LEVELS = new Set(['debug', 'trace']);
 
 /** Builds the web tier, ready to listen or to `inject()`; it never listens itself. */
 export async function buildApp({
