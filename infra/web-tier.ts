@@ -13,6 +13,7 @@ import {
   tierLabels,
 } from './labels';
 import { type Exposure, webExposure } from './web/exposure';
+import { ALB_PRE_STOP_SECONDS } from './web/ingress';
 import { webScaling } from './web/scaling';
 
 export interface WebTierArgs {
@@ -54,12 +55,7 @@ const WEB_SEMI_SPACE_MIB = 4;
 export const WEB_NODE_OPTIONS = `--max-old-space-size=${WEB_HEAP_MIB} --max-semi-space-size=${WEB_SEMI_SPACE_MIB}`;
 /** The pause before SIGTERM, while endpoints and load balancers stop sending new requests. */
 const PRE_STOP_SECONDS = 5;
-/**
- * Behind an ALB the pause is longer: the ALB goes on sending new requests to a target for some seconds
- * after the controller deregisters it (its pod readiness gate guide; aws-load-balancer-controller#3270).
- * With the service's 10 s drain it stays within the grace period.
- */
-export const ALB_PRE_STOP_SECONDS = 15;
+
 /** The service drains for up to 10 s after SIGTERM; the grace period covers the pause and the drain. */
 export const GRACE_PERIOD_SECONDS = 30;
 

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { ALB_PRE_STOP_SECONDS, GRACE_PERIOD_SECONDS } from '../infra/web-tier';
+import { ALB_PRE_STOP_SECONDS } from '../infra/web/ingress';
+import { GRACE_PERIOD_SECONDS } from '../infra/web-tier';
 import { ofType, one, type ProgramRun, runProgram } from './support/program';
 import { ALB_HOSTNAME, ALB_ZONE_ID, HOSTED_ZONE } from './support/program-mocks';
 import { REPO } from './support/server-process';
@@ -223,7 +224,10 @@ describe("the web tier's Ingress", () => {
       Number(seconds) < GRACE_PERIOD_SECONDS,
       `${seconds} s outlasts the ${GRACE_PERIOD_SECONDS} s grace period`,
     );
-    assert.ok(Number(seconds) >= 10, "shorter than the pods' own drain");
+    assert.ok(
+      Number(seconds) >= ALB_PRE_STOP_SECONDS + 10,
+      "shorter than the pods' pause and drain: the ALB would cut what they accepted",
+    );
     const namespace = one(plain, 'kubernetes:core/v1:Namespace');
     assert.equal(namespace.inputs.metadata.labels['elbv2.k8s.aws/pod-readiness-gate-inject'], 'enabled');
     // The pod serves on while the ALB still sends to it, then drains (10 s at most), within its grace period.

@@ -6,10 +6,18 @@ import { objectMetadata, objectOptions, type TierObjects } from '../labels';
 /** The prefix of every annotation the AWS Load Balancer Controller reads (docs/guide/ingress/annotations.md). */
 const ALB = 'alb.ingress.kubernetes.io';
 /**
- * How long the ALB lets a deregistered pod finish its requests: within the pods' 30 s grace period, so the
- * target is gone before the pod is, and above their 10 s drain, so no request is cut.
+ * The web pods' pause before SIGTERM behind the ALB: it goes on sending new requests to a target for some
+ * seconds after the controller deregisters it (aws-load-balancer-controller#1719, #3270), so the pod
+ * keeps serving that long before it drains.
  */
-export const DEREGISTRATION_DELAY_SECONDS = 20;
+export const ALB_PRE_STOP_SECONDS = 15;
+/** The service's drain after SIGTERM, at most (service/src/server.ts). */
+const DRAIN_SECONDS = 10;
+/**
+ * How long the ALB lets a deregistered pod finish its requests: the pause and the drain, so no request
+ * the pod accepted is cut; within the pods' 30 s grace period, so the target is gone before the pod is.
+ */
+export const DEREGISTRATION_DELAY_SECONDS = ALB_PRE_STOP_SECONDS + DRAIN_SECONDS;
 
 export interface WebIngressArgs {
   /** The Service whose pods are the targets, by their IPs. */
