@@ -2,14 +2,16 @@
  * `npm run bench`: the compiled service (MySQL, logging at info, metrics and validation on, the pods'
  * Node.js settings) against the framework-free baseline, loaded by wrk in its own process. Service,
  * baseline and the service without its request log line take turns over several rounds; medians,
- * spreads and each target's verdict are printed.
+ * spreads, each side's memory and each target's verdict are printed. Both run as bundles (esbuild), as
+ * the image runs the service: no loader in either process.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildSync } from 'esbuild';
 import mysql from 'mysql2/promise';
-import { WEB_NODE_OPTIONS } from '../infra/web-tier';
+import { WEB_NODE_OPTIONS, WEB_RESOURCES } from '../infra/web-tier';
 import { UNTHROTTLED } from '../test/support/server-process';
 import { MYSQL, mysqlEnv } from '../test/support/stores';
 import { type Load, wrk } from './wrk';
@@ -21,23 +23,38 @@ const DURATION_S = 8;
 const WARMUP_S = 3;
 /** Rounds per request, each starting with another side; the medians are reported. */
 const ROUNDS = 5;
-/** Cold starts of the compiled service, each timed from spawn to /ready answering 200. */
+/** Cold starts of the compiled service, each timed from spawn to /ready answering 200, on an idle machine and beside a load. */
 const STARTS = 5;
 /** Each side's metrics listener: its port plus this, so the sides running together never collide. */
 const METRICS_PORT_OFFSET = 1000;
 const POST_BODY = JSON.stringify({ message: 'a benchmark message of ordinary length' });
 
-const TARGETS = { ratio: 0.9, peakRssMiB: 120, startToReadyMs: 600 };
+/** Throughput against the baseline; peak RSS against the baseline's in the same run; start to ready. */
+const TARGETS = { ratio: 0.9, peakRssRatio: 1.05, startToReadyMs: 600 };
+/** The pods' memory request, MiB: at least the service's measured peak. */
+const REQUEST_MIB = Number(/^(\d+)Mi$/.exec(WEB_RESOURCES.requests.memory)?.[1]);
 
 const work = mkdtempSync(join(tmpdir(), 'two-tier-bench-'));
+// The baseline bundled as the service is (service/package.json's build): a loader such as tsx would add
+// its own thread and some 25 MiB to the floor's memory.
+const baselineBundle = join(work, 'baseline.js');
+buildSync({
+  entryPoints: [join(__dirname, 'baseline.ts')],
+  bundle: true,
+  platform: 'node',
+  target: 'node26',
+  outfile: baselineBundle,
+  minifyWhitespace: true,
+  logLevel: 'warning',
+});
 const postScript = join(work, 'post.lua');
 writeFileSync(
   postScript,
   `wrk.method = "POST"\nwrk.body = '${POST_BODY}'\nwrk.headers["Content-Type"] = "application/json"\n`,
 );
 
-function load(url: string, method: 'GET' | 'POST', seconds: number): Promise<Load> {
-  return wrk(url, { connections: CONNECTIONS, seconds, script: method === 'POST' ? postScript : undefined });
+function load(url: string, method: 'GET' | 'POST', seconds: number, signal?: AbortSignal): Promise<Load> {
+  return wrk(url, { connections: CONNECTIONS, seconds, script: method === 'POST' ? postScript : undefined, signal });
 }
 
 function median(values: number[]): number {
@@ -88,6 +105,18 @@ function start(
   return { child, started };
 }
 
+/** Starts the compiled service `count` times, one after the other; each time from spawn to /ready 200, ms. */
+async function timedStarts(count: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let attempt = 0; attempt < count; attempt++) {
+    const { child, started } = start(SERVICE.args, SERVICE.port, SERVICE.env);
+    await waitFor(`http://127.0.0.1:${SERVICE.port}${SERVICE.ready}`, 200);
+    times.push(performance.now() - started);
+    await stop(child);
+  }
+  return times;
+}
+
 async function waitFor(url: string, status: number): Promise<void> {
   for (;;) {
     const response = await fetch(url).catch(() => undefined);
@@ -104,10 +133,29 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-function peakRssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+/** A process's memory as the kernel counts it: peak and current RSS, the anonymous part, threads. */
+interface Memory {
+  peak: number;
+  rss: number;
+  anonymous: number;
+  threads: number;
 }
+
+function memoryOf(pid: number): Memory {
+  const kib = (text: string, field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1]) / 1024;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return {
+    peak: kib(status, 'VmHWM'),
+    rss: kib(rollup, 'Rss'),
+    anonymous: kib(rollup, 'Anonymous'),
+    threads: readdirSync(`/proc/${pid}/task`).length,
+  };
+}
+
+const describeMemory = (m: Memory) =>
+  `peak RSS ${fixed(m.peak, 1)} MiB; at the end ${fixed(m.rss, 1)} MiB, of it ${fixed(m.anonymous, 1)} MiB anonymous and ${fixed(m.rss - m.anonymous, 1)} MiB mapped from files; ${m.threads} threads`;
 
 interface Side {
   name: 'service' | 'baseline' | 'unlogged';
@@ -117,18 +165,21 @@ interface Side {
   ready: string;
   env?: Record<string, string>;
 }
-const SERVICE: Side = { name: 'service', port: 5100, args: ['service/dist/server.js'], ready: '/ready' };
-const BASELINE: Side = {
-  name: 'baseline',
-  port: 5101,
-  args: ['--import', 'tsx', 'bench/baseline.ts'],
-  ready: '/messages',
+/** As in the image: V8's compile cache of the bundle, written by the first (untimed) start. */
+const COMPILE_CACHE = { NODE_COMPILE_CACHE: join(work, 'compile-cache'), NODE_COMPILE_CACHE_PORTABLE: '1' };
+const SERVICE: Side = {
+  name: 'service',
+  port: 5100,
+  args: ['service/dist/server.js'],
+  ready: '/ready',
+  env: COMPILE_CACHE,
 };
+const BASELINE: Side = { name: 'baseline', port: 5101, args: [baselineBundle], ready: '/messages' };
 /**
  * Not a target: the same service with its one log line per request turned off (LOG_LEVEL=warn), run in
  * the same rounds, so every run shows what that line costs against the baseline.
  */
-const UNLOGGED: Side = { ...SERVICE, name: 'unlogged', port: 5102, env: { LOG_LEVEL: 'warn' } };
+const UNLOGGED: Side = { ...SERVICE, name: 'unlogged', port: 5102, env: { ...COMPILE_CACHE, LOG_LEVEL: 'warn' } };
 const SIDES = [SERVICE, BASELINE, UNLOGGED];
 const fixed = (n: number, digits = 0) => n.toFixed(digits);
 
@@ -166,19 +217,27 @@ async function main(): Promise<void> {
   await admin.end();
 
   // The first start creates the database and its tables; the timed ones find them, as a restarted pod does.
-  const startsMs: number[] = [];
-  for (let attempt = 0; attempt <= STARTS; attempt++) {
-    const { child, started } = start(SERVICE.args, SERVICE.port);
-    await waitFor(`http://127.0.0.1:${SERVICE.port}${SERVICE.ready}`, 200);
-    if (attempt > 0) startsMs.push(performance.now() - started);
-    await stop(child);
+  const startsMs = await timedStarts(STARTS + 1);
+  startsMs.shift();
+  // A pod is often started when its node is busy: the same starts while wrk loads the baseline.
+  const floor = start(BASELINE.args, BASELINE.port);
+  let busyStartsMs: number[] = [];
+  try {
+    await waitFor(`http://127.0.0.1:${BASELINE.port}${BASELINE.ready}`, 200);
+    const abort = new AbortController();
+    const busy = load(`http://127.0.0.1:${BASELINE.port}/messages`, 'GET', 120, abort.signal).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    busyStartsMs = await timedStarts(STARTS);
+    abort.abort();
+    await busy;
+  } finally {
+    await stop(floor.child);
   }
 
   const children = SIDES.map((side) => start(side.args, side.port, side.env).child);
   const lines: string[] = [];
   const verdicts: boolean[] = [];
-  let peak = 0;
-  let baselinePeak = 0;
+  let memory: Memory[] = [];
   // A run that fails part-way still stops its servers, so the next run finds their ports free.
   try {
     for (const side of SIDES) await waitFor(`http://127.0.0.1:${side.port}${side.ready}`, 200);
@@ -214,13 +273,15 @@ async function main(): Promise<void> {
         `  not a target: the service without its request log line (LOG_LEVEL=warn) at ${fixed(u.rate / b.rate, 3)} of the baseline`,
       );
     }
-    [peak, baselinePeak] = children.map((child) => peakRssMiB(child.pid as number)) as [number, number];
+    memory = children.map((child) => memoryOf(child.pid as number));
   } finally {
     await Promise.all(children.map(stop));
   }
 
   const ready = median(startsMs);
-  verdicts.push(peak < TARGETS.peakRssMiB, ready < TARGETS.startToReadyMs);
+  const [service, baseline] = memory as [Memory, Memory];
+  const rssRatio = service.peak / baseline.peak;
+  verdicts.push(rssRatio <= TARGETS.peakRssRatio, REQUEST_MIB >= service.peak, ready < TARGETS.startToReadyMs);
   console.log(`two-tier bench: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`);
   console.log(
     `wrk (1 thread, ${CONNECTIONS} connections) in its own process, ${DURATION_S} s per load after a ${WARMUP_S} s warm-up, ${ROUNDS} rounds taking turns, medians (range); MariaDB on ${MYSQL.host}:${MYSQL.port}; NODE_OPTIONS=${WEB_NODE_OPTIONS}`,
@@ -228,10 +289,19 @@ async function main(): Promise<void> {
   console.log(`load average before ${fixed(loadBefore, 2)}, after ${fixed(loadavg()[0] as number, 2)}`);
   console.log(lines.join('\n'));
   console.log(
-    `\nservice peak RSS ${fixed(peak, 1)} MiB (baseline ${fixed(baselinePeak, 1)} MiB), target < ${TARGETS.peakRssMiB} MiB: ${verdict(peak < TARGETS.peakRssMiB)}`,
+    `\nmemory, after both loads:\n  service   ${describeMemory(service)}\n  baseline  ${describeMemory(baseline)}`,
   );
   console.log(
-    `service start to /ready 200: ${fixed(ready)} ms (${startsMs.map((ms) => fixed(ms)).join(', ')}), target < ${TARGETS.startToReadyMs} ms: ${verdict(ready < TARGETS.startToReadyMs)}`,
+    `  ratio of the peaks ${fixed(rssRatio, 3)}, target <= ${TARGETS.peakRssRatio}: ${verdict(rssRatio <= TARGETS.peakRssRatio)}`,
+  );
+  console.log(
+    `  the pods' memory request ${REQUEST_MIB} MiB, target >= the service's peak (${fixed(service.peak, 1)} MiB): ${verdict(REQUEST_MIB >= service.peak)}`,
+  );
+  console.log(
+    `\nservice start to /ready 200: ${fixed(ready)} ms (${startsMs.map((ms) => fixed(ms)).join(', ')}), target < ${TARGETS.startToReadyMs} ms: ${verdict(ready < TARGETS.startToReadyMs)}`,
+  );
+  console.log(
+    `  not a target: beside wrk loading the baseline ${fixed(median(busyStartsMs))} ms (${busyStartsMs.map((ms) => fixed(ms)).join(', ')})`,
   );
   console.log(`\ntargets met: ${verdicts.filter(Boolean).length} of ${verdicts.length}`);
 }
