@@ -82,6 +82,23 @@ describe('the README', () => {
     }
   });
 
+  test('every paragraph of prose is at most three sentences', () => {
+    const paragraphs = readme
+      .split(/```[\s\S]*?```/)
+      .flatMap((text) => text.split(/\n\s*\n/))
+      .filter((text) => /^[A-Za-z`*[]/.test(text.trim()));
+    assert.ok(paragraphs.length > 10, 'the README has hardly any prose to read');
+    for (const paragraph of paragraphs) {
+      // Code, links' targets and asides in parentheses hold dots that end no sentence.
+      const prose = paragraph
+        .replace(/`[^`]*`/g, 'x')
+        .replace(/\]\([^)]*\)/g, ']')
+        .replace(/\([^()]*\)/g, '');
+      const sentences = prose.match(/[.!?](\s|$)/g)?.length ?? 0;
+      assert.ok(sentences <= 3, `${sentences} sentences in: ${paragraph.slice(0, 120)}`);
+    }
+  });
+
   test('the test command is the one .ci/run calls: npm test', () => {
     const commands = section('The two commands').join('\n');
     assert.match(commands, /^npm test\b/m, 'the README no longer gives `npm test` as the test command');
