@@ -139,3 +139,17 @@ export async function screenshot(url: string, name: string, message: string): Pr
 export function describeLoad(load: Load): string {
   return `${load.requestsPerSecond.toFixed(0)} req/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, ${load.errors} errors`;
 }
+
+/** Failures by kind, most frequent first: "429 x 1100, ECONNREFUSED x 46" (the service is not Ready while its database is down). */
+export function tally(failures: string[]): string {
+  const counts = new Map<string, number>();
+  for (const failure of failures) {
+    const kind = failure.replace(/^(GET|POST) /, '').replace(/^Error: connect (\w+).*$/, '$1');
+    counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  }
+  if (counts.size === 0) return 'none';
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, count]) => `${kind} x ${count}`)
+    .join(', ');
+}
