@@ -547,7 +547,7 @@ describe('the data command against MariaDB', () => {
     assert.match(usage.stderr, /^usage: data export FILE \| data import FILE \| data copy/);
   });
 
-  test('copy: a source whose host does not resolve is an empty source; another lookup failure is tried again, then fails the copy', async () => {
+  test('copy: a source whose host does not resolve, or stops resolving while the copy waits for it, is an empty source; another lookup failure is tried again, then fails the copy', async () => {
     const target = await mysql();
     const env = {
       ...target.env,
@@ -589,6 +589,34 @@ describe('the data command against MariaDB', () => {
     });
     assert.deepEqual([answer, lookups], [0, 2], 'a passing DNS outage is tried again until the deadline');
     assert.match(recovered.stderr(), /^nothing to copy/);
+
+    // A pod started after the switch's up removed the database, before its Service went: the name resolves,
+    // nothing answers; once the name is gone, there is nothing to copy (not five minutes of tries).
+    let asked = 0;
+    const removed = streams();
+    const started = performance.now();
+    const gone = await runDataCommand(
+      ['copy'],
+      {
+        ...target.env,
+        SOURCE_DB_ENGINE: 'mysql',
+        SOURCE_MYSQL_HOST: '127.0.0.1',
+        SOURCE_MYSQL_PORT: String(await freePort()),
+        DB_ENGINE: 'mongodb',
+        MONGODB_URL: 'mongodb://127.0.0.1:1/app',
+      },
+      removed.io,
+      {
+        connectWithinMs: 60_000,
+        resolve: async () => {
+          asked++;
+          if (asked > 2) throw Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' });
+        },
+      },
+    );
+    assert.equal(gone, 0, removed.stderr());
+    assert.equal(removed.stderr(), 'nothing to copy: 127.0.0.1 no longer resolves, so the mysql database was removed');
+    assert.ok(performance.now() - started < 10_000, 'the copy went on trying a source that was gone');
 
     const same = streams();
     assert.equal(await runDataCommand(['copy'], { ...target.env, SOURCE_DB_ENGINE: 'mysql' }, same.io), 1);

@@ -86,7 +86,26 @@ export async function runDataCommand(
         say(`nothing to copy: ${host} does not resolve, so no ${source.DB_ENGINE} database is there`);
         return 0;
       }
-      const from = await open(source, attempt);
+      // The old engine goes at the end of the `up` that switched, once every new pod has copied: a pod
+      // started after that (a scale-up) may find the name still there and the database gone. Each failed
+      // try asks again whether the name resolves; once it does not, there is nothing to copy.
+      const whileSourceExists: Attempts = (work) =>
+        attempt(async () => {
+          try {
+            return await work();
+          } catch (error) {
+            if (!(await exists(host, resolve))) throw new SourceGone();
+            throw error;
+          }
+        });
+      let from: Store;
+      try {
+        from = await open(source, whileSourceExists);
+      } catch (error) {
+        if (!(error instanceof SourceGone)) throw error;
+        say(`nothing to copy: ${host} no longer resolves, so the ${source.DB_ENGINE} database was removed`);
+        return 0;
+      }
       const into = await open(target, attempt);
       say(`copied ${from.engine} into ${into.engine}: ${report(await merge(into, itemsOf(from)))}`);
       return 0;
@@ -150,6 +169,9 @@ async function exists(host: string, resolve: (host: string) => Promise<unknown>)
 
 type Attempts = <T>(work: () => Promise<T>) => Promise<T>;
 
+/** The copy's source stopped resolving while the copy waited for it: tried no more. */
+class SourceGone extends Error {}
+
 const once: Attempts = (work) => work();
 
 /** Tries `work` until it succeeds or `withinMs` has passed, waiting 1 s, 2 s, … up to 10 s between tries. */
@@ -160,7 +182,7 @@ function persistently(withinMs: number): Attempts {
       try {
         return await work();
       } catch (error) {
-        if (Date.now() + wait > deadline) throw error;
+        if (error instanceof SourceGone || Date.now() + wait > deadline) throw error;
         await new Promise((resume) => setTimeout(resume, wait));
       }
     }
