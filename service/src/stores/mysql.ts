@@ -94,10 +94,8 @@ function statements(table: Table, selected: string, inserted: string, stored: st
   return {
     insert: `INSERT INTO ${table} (${inserted}) VALUES (?, ?)`,
     byId: `SELECT ${selected} FROM ${table} WHERE id = ?`,
-    newest: upToBudget(''),
-    olderThan: upToBudget('WHERE id < ?'),
-    newestPlain: plain(''),
-    olderThanPlain: plain('WHERE id < ?'),
+    newest: { windowed: upToBudget(''), plain: plain('') },
+    olderThan: { windowed: upToBudget('WHERE id < ?'), plain: plain('WHERE id < ?') },
   };
 }
 
@@ -303,22 +301,13 @@ export class MysqlStore implements Store {
 
   private newestFirst<T>(table: Table, toItem: (row: ItemRow) => T): BatchFetch<T> {
     return async (before, count, budget) => {
-      // LIMIT goes as a string: MySQL 8's prepared statements refuse a numeric LIMIT parameter.
-      const statement = STATEMENTS[table];
-      if (count * MAX_ROW_BYTES[table] <= budget) {
-        const rows = await this.withConnection(OPERATION_MS, (run) =>
-          before === undefined
-            ? run<ItemRow[]>(statement.newestPlain, [String(count)])
-            : run<ItemRow[]>(statement.olderThanPlain, [before, String(count)]),
-        );
-        return { rows: rows.map(toItem), cut: false };
-      }
-      const rows = await this.withConnection(OPERATION_MS, (run) =>
-        before === undefined
-          ? run<ItemRow[]>(statement.newest, [String(count), budget])
-          : run<ItemRow[]>(statement.olderThan, [before, String(count), budget]),
-      );
-      return { rows: rows.map(toItem), cut: rows.length < Number(rows[0]?.total ?? 0) };
+      // Without the window when the rows cannot exceed the budget together; LIMIT goes as a string: MySQL
+      // 8's prepared statements refuse a numeric LIMIT parameter.
+      const windowed = count * MAX_ROW_BYTES[table] > budget;
+      const sql = STATEMENTS[table][before === undefined ? 'newest' : 'olderThan'][windowed ? 'windowed' : 'plain'];
+      const values = [...(before === undefined ? [] : [before]), String(count), ...(windowed ? [budget] : [])];
+      const rows = await this.withConnection(OPERATION_MS, (run) => run<ItemRow[]>(sql, values));
+      return { rows: rows.map(toItem), cut: windowed && rows.length < Number(rows[0]?.total ?? 0) };
     };
   }
 
