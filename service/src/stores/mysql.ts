@@ -170,6 +170,21 @@ export class MysqlStore implements Store {
       await this.createDatabase();
       await this.createTables();
     }
+    await this.openPool();
+  }
+
+  /**
+   * Opens every pooled connection before the service calls itself connected (and so Ready). A pod
+   * started by the autoscaler under load otherwise logs in once per concurrent first request, on a CPU
+   * shared with the other new pods; its first page reads then waited past their one-second turn and were
+   * 503s. The pool keeps them: its idle limit is its size.
+   */
+  private async openPool(): Promise<void> {
+    const size = this.options.connectionLimit ?? 10;
+    const opened = await Promise.allSettled(Array.from({ length: size }, () => this.acquire(OPERATION_MS)));
+    for (const result of opened) if (result.status === 'fulfilled') result.value.release();
+    const failure = opened.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
   }
 
   async ping(): Promise<void> {
@@ -237,8 +252,13 @@ export class MysqlStore implements Store {
     };
   }
 
+  /**
+   * Ends the pool. A connection still logging in (a retry against a database that refuses the password,
+   * say) ends with that login's error, which mysql2 hands to the pool's callback: the pool is closed all
+   * the same, and a shutdown does not fail on it.
+   */
   async close(): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.pool.end((error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve) => this.pool.end(() => resolve()));
   }
 
   /**
