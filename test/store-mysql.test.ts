@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import mysql from 'mysql2/promise';
 import { MysqlStore } from '../service/src/stores/mysql';
 import { runStoreContract } from './support/store-contract';
 import { dropMysqlDatabase, MYSQL, storeFixtures, uniqueName } from './support/stores';
@@ -22,5 +24,29 @@ test('mysql store: connect() returns with the whole pool logged in and idle, so 
       await store.close();
       await dropMysqlDatabase(database);
     }
+  }
+});
+
+test("mysql store: after the database dropped every connection, the readiness probe's ping opens the pool again in the background", async () => {
+  const database = uniqueName();
+  const store = new MysqlStore({ ...MYSQL, database });
+  const root = await mysql.createConnection(MYSQL);
+  try {
+    await store.connect();
+    const [rows] = await root.query('SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ?', [database]);
+    const ids = (rows as { ID: number }[]).map((row) => row.ID);
+    assert.equal(ids.length, 10, "the server sees the pool's connections");
+    for (const id of ids) await root.query(`KILL ${id}`);
+    const until = async (what: string, check: () => boolean) => {
+      for (const deadline = Date.now() + 5_000; !check(); await sleep(20))
+        assert.ok(Date.now() < deadline, `${what}: ${JSON.stringify(store.stats())}`);
+    };
+    await until('the killed connections leave the pool', () => store.stats().open === 0);
+    await store.ping();
+    await until('the ping tops the pool up', () => store.stats().open === 10 && store.stats().idle === 10);
+  } finally {
+    await root.end();
+    await store.close();
+    await dropMysqlDatabase(database);
   }
 });

@@ -141,14 +141,17 @@ export class MysqlStore implements Store {
   readonly engine = 'mysql' as const;
   readonly user: string;
   private readonly pool: Pool;
+  private readonly size: number;
+  private toppingUp = false;
 
   constructor(private readonly options: MysqlStoreOptions) {
     this.user = options.user;
+    this.size = options.connectionLimit ?? 10;
     this.pool = mysql.createPool({
       ...connectionOptions(options),
       database: options.database,
-      connectionLimit: options.connectionLimit ?? 10,
-      maxIdle: options.connectionLimit ?? 10,
+      connectionLimit: this.size,
+      maxIdle: this.size,
       queueLimit: options.queueLimit ?? 200,
       waitForConnections: true,
       enableKeepAlive: true,
@@ -180,8 +183,7 @@ export class MysqlStore implements Store {
    * 503s. The pool keeps them: its idle limit is its size.
    */
   private async openPool(): Promise<void> {
-    const size = this.options.connectionLimit ?? 10;
-    const opened = await Promise.allSettled(Array.from({ length: size }, () => this.acquire(OPERATION_MS)));
+    const opened = await Promise.allSettled(Array.from({ length: this.size }, () => this.acquire(OPERATION_MS)));
     for (const result of opened) if (result.status === 'fulfilled') result.value.release();
     const failure = opened.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
@@ -189,6 +191,26 @@ export class MysqlStore implements Store {
 
   async ping(): Promise<void> {
     await this.withConnection(PING_MS, (run) => run('SELECT 1'));
+    this.topUp();
+  }
+
+  /**
+   * A database that restarted took the pool's connections with it, and a pool refills only as requests
+   * ask: the next burst would wait for logins again. The readiness probe's ping opens the missing ones
+   * in the background, so the probe itself never waits for them.
+   */
+  private topUp(): void {
+    const { open, idle } = this.stats();
+    if (open >= this.size || this.toppingUp) return;
+    this.toppingUp = true;
+    // The pool hands out its idle connections before it opens one: they are taken too, so that every
+    // missing one is opened.
+    const opening = Array.from({ length: this.size - open + idle }, () =>
+      this.acquire(OPERATION_MS).then((connection) => connection.release()),
+    );
+    void Promise.allSettled(opening).finally(() => {
+      this.toppingUp = false;
+    });
   }
 
   isValidId(id: string): boolean {
