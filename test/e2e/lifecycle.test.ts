@@ -378,7 +378,7 @@ function lifecycle(first: Engine): void {
     const hpa = `hpa/${(await cluster.list('hpa', NAMESPACE))[0].metadata.name}`;
     assert.equal((await readyPods(cluster, 'web')).length, 2, 'the web tier starts at the floor of 2 pods');
     // Measured at the floor: 16 connections take both pods far past the autoscaler's target, so it is held at
-    // 2 pods for these 10 s (its ceiling patched to 2, then put back), or the figure would be a scale-up's.
+    // 2 pods while it is measured (its ceiling patched to 2, then put back), or the figure would be a scale-up's.
     const { maxReplicas } = (await cluster.get('hpa', hpa.split('/')[1], NAMESPACE))?.spec ?? {};
     assert.ok(
       Number.isInteger(maxReplicas) && maxReplicas > 2,
@@ -386,18 +386,21 @@ function lifecycle(first: Engine): void {
     );
     await mergePatch(cluster, hpa, { spec: { maxReplicas: 2 } });
     let alone: Load | undefined;
+    let warmUp: Load;
     let floor: Load;
     try {
       // The MongoDB stand-in (FerretDB over SQLite) spends milliseconds of CPU decoding every message of a
       // page, where MySQL and MongoDB take a fraction of one: 16 requests queue behind it, which the
-      // target allows for there, as 16 times what one request takes alone through the url.
+      // target allows for there, as 16 times what one request takes alone through the url (its p99).
       if (STAND_IN_QUEUE && first === 'mongodb')
         alone = await wrk(`${URL_BASE}/messages`, { connections: 1, seconds: 3 });
+      // A warm-up first, as the bench has: the database restarted in step 6 and its caches are cold.
+      warmUp = await wrk(`${URL_BASE}/messages`, { connections: 16, seconds: 3 });
       floor = await wrk(`${URL_BASE}/messages`, { connections: 16, seconds: 10 });
     } finally {
       await mergePatch(cluster, hpa, { spec: { maxReplicas } });
     }
-    const p99Target = FLOOR_P99_MS + (alone ? 16 * alone.p50 : 0);
+    const p99Target = FLOOR_P99_MS + (alone ? 16 * alone.p99 : 0);
     const started = performance.now();
     const stopLoad = new AbortController();
     const loading = wrk(`${URL_BASE}/messages`, { connections: 32, seconds: 240, signal: stopLoad.signal });
@@ -439,6 +442,7 @@ function lifecycle(first: Engine): void {
     t.diagnostic(
       `figure: GET /messages at the floor (2 pods) ${describeLoad(floor)}; at the ceiling ${describeLoad(ceiling)}`,
     );
+    t.diagnostic(`figure: the 3 s warm-up before the floor's 10 s: ${describeLoad(warmUp)}`);
     if (alone) t.diagnostic(`figure: GET /messages alone on the stand-in (1 connection) ${describeLoad(alone)}`);
     assert.ok(
       floor.errors === 0 && floor.p99 < p99Target,
@@ -724,7 +728,9 @@ function lifecycle(first: Engine): void {
     if (good) await stack.setConfig('two-tier:dbImage', { value: good });
     else await stack.removeConfig('two-tier:dbImage');
     const started = performance.now();
-    const fixed = await upReporting(stack, cluster);
+    // As the README says: a stopped `up` leaves the state with the old image, though the cluster has the
+    // bad one, so a plain `up` would see nothing to change; `--refresh` reads the cluster first.
+    const fixed = await upReporting(stack, cluster, { refresh: true });
     assert.equal(fixed.summary.result, 'succeeded');
     const [database] = await readyPods(cluster, 'database');
     const image = database?.spec.containers[0].image;
