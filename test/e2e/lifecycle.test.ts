@@ -61,8 +61,6 @@ import {
 const NODE_PORT = 30004;
 /** What a user opening the page under load may wait, one time in a hundred, at the floor of 2 web pods. */
 const FLOOR_P99_MS = 100;
-/** The MongoDB stand-in is the offline run's; with E2E_KUBE_CONTEXT the stacks run the official images. */
-const STAND_IN_QUEUE = !process.env.E2E_KUBE_CONTEXT;
 const URL_BASE = `http://localhost:${NODE_PORT}`;
 /** An image no registry serves: a pull from this machine's own port 443, where nothing listens, fails at once. */
 const BROKEN_IMAGE = 'localhost/two-tier/no-such-image:0';
@@ -392,8 +390,7 @@ function lifecycle(first: Engine): void {
       // The MongoDB stand-in (FerretDB over SQLite) spends milliseconds of CPU decoding every message of a
       // page, where MySQL and MongoDB take a fraction of one: 16 requests queue behind it, which the
       // target allows for there, as 16 times what one request takes alone through the url (its p99).
-      if (STAND_IN_QUEUE && first === 'mongodb')
-        alone = await wrk(`${URL_BASE}/messages`, { connections: 1, seconds: 3 });
+      if (offline && first === 'mongodb') alone = await wrk(`${URL_BASE}/messages`, { connections: 1, seconds: 3 });
       // A warm-up first, as the bench has: the database restarted in step 6 and its caches are cold.
       warmUp = await wrk(`${URL_BASE}/messages`, { connections: 16, seconds: 3 });
       floor = await wrk(`${URL_BASE}/messages`, { connections: 16, seconds: 10 });

@@ -183,10 +183,18 @@ export class MysqlStore implements Store {
    * 503s. The pool keeps them: its idle limit is its size.
    */
   private async openPool(): Promise<void> {
-    const opened = await Promise.allSettled(Array.from({ length: this.size }, () => this.acquire(OPERATION_MS)));
-    for (const result of opened) if (result.status === 'fulfilled') result.value.release();
-    const failure = opened.find((result) => result.status === 'rejected');
+    const failure = (await this.openConnections(this.size)).find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
+  }
+
+  /**
+   * Takes `count` connections from the pool at once and gives each back: the pool hands out its idle ones
+   * first and opens a new one for each of the rest.
+   */
+  private openConnections(count: number): Promise<PromiseSettledResult<void>[]> {
+    return Promise.allSettled(
+      Array.from({ length: count }, () => this.acquire(OPERATION_MS).then((connection) => connection.release())),
+    );
   }
 
   async ping(): Promise<void> {
@@ -203,12 +211,8 @@ export class MysqlStore implements Store {
     const { open, idle } = this.stats();
     if (open >= this.size || this.toppingUp) return;
     this.toppingUp = true;
-    // The pool hands out its idle connections before it opens one: they are taken too, so that every
-    // missing one is opened.
-    const opening = Array.from({ length: this.size - open + idle }, () =>
-      this.acquire(OPERATION_MS).then((connection) => connection.release()),
-    );
-    void Promise.allSettled(opening).finally(() => {
+    // The idle ones are taken too, so that every missing one is opened.
+    void this.openConnections(this.size - open + idle).finally(() => {
       this.toppingUp = false;
     });
   }
