@@ -20,7 +20,15 @@ import type {
   Store,
   StoredDocument,
 } from './store';
-import { documentSize, hasIdForm, IDEMPOTENCY_TTL_MS, IdempotencyConflictError, messageSize, readPage } from './store';
+import {
+  documentSize,
+  hasIdForm,
+  IDEMPOTENCY_TTL_MS,
+  IdempotencyConflictError,
+  isoTime,
+  messageSize,
+  readPage,
+} from './store';
 
 export interface MongoStoreOptions {
   url: string;
@@ -67,7 +75,7 @@ const TIMED_OUT = new Set(['MongoOperationTimeoutError', 'MongoNetworkTimeoutErr
 const toMessage = (row: MessageDocument): Message => ({
   id: row._id.toHexString(),
   message: row.message,
-  createdAt: row.createdAt.toISOString(),
+  createdAt: isoTime(row.createdAt),
 });
 const toDocument = ({ _id, ...fields }: Document): StoredDocument => ({
   ...fields,

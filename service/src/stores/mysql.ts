@@ -18,7 +18,15 @@ import type {
   Store,
   StoredDocument,
 } from './store';
-import { documentSize, hasIdForm, IDEMPOTENCY_TTL_MS, IdempotencyConflictError, messageSize, readPage } from './store';
+import {
+  documentSize,
+  hasIdForm,
+  IDEMPOTENCY_TTL_MS,
+  IdempotencyConflictError,
+  isoTime,
+  messageSize,
+  readPage,
+} from './store';
 
 export interface MysqlStoreOptions {
   host: string;
@@ -137,7 +145,7 @@ interface KeyRow extends RowDataPacket {
 const toMessage = (row: ItemRow): Message => ({
   id: String(row.id),
   message: row.message as string,
-  createdAt: (row.created_at as Date).toISOString(),
+  createdAt: isoTime(row.created_at as Date),
 });
 const toDocument = (row: ItemRow): StoredDocument => ({
   ...(JSON.parse(row.body as string) as JsonObject),

@@ -45,6 +45,21 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /** The times every engine stores: MySQL's DATETIME range (MongoDB's is wider). */
 export const STORABLE_TIMES = { from: new Date('1000-01-01T00:00:00.000Z'), to: new Date('9999-12-31T23:59:59.999Z') };
 
+const twoDigits = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+
+/**
+ * `date.toISOString()`, for the times the stores keep (years 1000 to 9999, STORABLE_TIMES): every row
+ * of a page is formatted, and on Node.js 26 the builtin took about 1.4 us a call, against 60 ns for
+ * these getters; a page of 50 messages spent a fifth of the service's CPU in it (docs/performance.md).
+ * Any other year, and an invalid date, go to the builtin (which throws on the latter).
+ */
+export function isoTime(date: Date): string {
+  const year = date.getUTCFullYear();
+  if (!(year >= 1000 && year <= 9999)) return date.toISOString();
+  const ms = date.getUTCMilliseconds();
+  return `${year}-${twoDigits(date.getUTCMonth() + 1)}-${twoDigits(date.getUTCDate())}T${twoDigits(date.getUTCHours())}:${twoDigits(date.getUTCMinutes())}:${twoDigits(date.getUTCSeconds())}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
+}
+
 /** The start of the idempotency keys the service makes itself (the engine switch's copy); clients may not use it. */
 export const RESERVED_KEY_PREFIX = 'transfer:';
 
