@@ -27,7 +27,7 @@ describe('capacity, checked before anything is created', () => {
     const report = checkCapacity(DEFAULT_EKS);
     assert.equal(report.fits, true, report.message);
     assert.equal(report.dataInstanceType, 't3.medium', 'the smallest t3 that holds both engines beside the add-ons');
-    assert.deepEqual(report.needed, { cpuMilli: 2030, memoryMiB: 3348, pods: 23 });
+    assert.deepEqual(report.needed, { cpuMilli: 2030, memoryMiB: 3396, pods: 23 });
     assert.deepEqual(report.offered, { cpuMilli: 3860, memoryMiB: 4695, pods: 28 });
     assert.match(
       report.summary,
@@ -92,7 +92,7 @@ describe('capacity, checked before anything is created', () => {
     );
     assert.match(
       message,
-      /short of memory by 813 MiB, pods by 10 \(the VPC CNI allows 11 a node, 17 on the data node\)/,
+      /short of memory by 981 MiB, pods by 10 \(the VPC CNI allows 11 a node, 17 on the data node\)/,
     );
     assert.match(
       message,
