@@ -4,6 +4,7 @@ import {
   hasIdForm,
   IDEMPOTENCY_TTL_MS,
   IdempotencyConflictError,
+  isoTime,
   messageSize,
   readPage,
   withinBudget,
@@ -44,7 +45,7 @@ export class MemoryStore implements Store {
     return this.once(messages, idempotency, () => ({
       id: String(messages.length + 1),
       message,
-      createdAt: createdAt.toISOString(),
+      createdAt: isoTime(createdAt),
     }));
   }
 

@@ -252,7 +252,7 @@ export class MysqlStore implements Store {
   async addMessage(message: string, createdAt: Date, idempotency?: IdempotencyKey): Promise<Message> {
     const id = await this.insert('messages', [message, createdAt], idempotency);
     if (id.replayed) return toMessage(await this.byId('messages', id.value));
-    return { id: id.value, message, createdAt: createdAt.toISOString() };
+    return { id: id.value, message, createdAt: isoTime(createdAt) };
   }
 
   listMessages(query: PageQuery): Promise<Page<Message>> {
