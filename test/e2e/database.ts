@@ -32,7 +32,7 @@ export async function changePasswordInTheDatabase(cluster: Cluster, engine: Engi
       [
         'sh',
         '-c',
-        'mongosh --quiet --norc -u "$MONGO_INITDB_ROOT_USERNAME" -p "$MONGO_INITDB_ROOT_PASSWORD" --authenticationDatabase admin "mongodb://127.0.0.1:27017/$MONGO_INITDB_DATABASE"',
+        'mongosh --quiet --norc --username="$MONGO_INITDB_ROOT_USERNAME" --password="$MONGO_INITDB_ROOT_PASSWORD" --authenticationDatabase=admin "mongodb://127.0.0.1:27017/$MONGO_INITDB_DATABASE"',
       ],
       `db.changeUserPassword('app', '${password}')\n`,
     );
@@ -56,7 +56,7 @@ export async function appLogin(cluster: Cluster, engine: Engine, password: strin
   const login =
     engine === 'mysql'
       ? 'MYSQL_PWD="$(cat)" mysql -h127.0.0.1 -uapp -e "SELECT 1" app'
-      : 'mongosh --quiet --norc -u app -p "$(cat)" --authenticationDatabase app "mongodb://127.0.0.1:27017/app" --eval "db.runCommand({ ping: 1 }).ok"';
+      : 'mongosh --quiet --norc --username=app --password="$(cat)" --authenticationDatabase=app "mongodb://127.0.0.1:27017/app" --eval "db.runCommand({ ping: 1 }).ok"';
   await exec(cluster, database, ['sh', '-c', login], password);
 }
 

@@ -771,6 +771,10 @@ function lifecycle(first: Engine): void {
   }
 }
 
+/**
+ * A password that starts with "-": after `-p` a command line takes it for an option, so every login the
+ * stand-ins and these steps make must pass it as `--password=` (a random one did so once in 64).
+ */
 function randomSecret(): string {
-  return randomBytes(24).toString('base64url');
+  return `-${randomBytes(24).toString('base64url')}`;
 }

@@ -48,15 +48,22 @@ if [ -z "$(ls -A /data/db)" ]; then
   "${FERRETDB[@]}" --listen-addr=127.0.0.1:$port --setup-database=admin --setup-timeout=240s \
     --setup-username="$MONGO_INITDB_ROOT_USERNAME" --setup-password="$MONGO_INITDB_ROOT_PASSWORD" &
   temporary=$!
+  # --password=, as the official entrypoint has it: after -p a password that starts with "-" is taken
+  # for an option, and every login fails ("unrecognized option").
   shell() {
     mongosh --quiet --norc "mongodb://127.0.0.1:$port/${MONGO_INITDB_DATABASE:-test}" \
-      -u "$MONGO_INITDB_ROOT_USERNAME" -p "$MONGO_INITDB_ROOT_PASSWORD" --authenticationDatabase admin "$@"
+      --username="$MONGO_INITDB_ROOT_USERNAME" --password="$MONGO_INITDB_ROOT_PASSWORD" \
+      --authenticationDatabase=admin "$@"
   }
   # Bounded in time, under the startup probe's 300 s, so the cause is said before the kubelet stops it.
   started=$SECONDS
-  until shell --eval 'db.runCommand({ ping: 1 }).ok' >/dev/null 2>&1; do
+  until answer=$(shell --eval 'db.runCommand({ ping: 1 }).ok' 2>&1); do
     kill -0 "$temporary" 2>/dev/null || fail "the temporary FerretDB exited before it answered a ping; its log is above"
-    [ $((SECONDS - started)) -lt 240 ] || fail "the temporary FerretDB did not answer a ping within 240 s"
+    if [ $((SECONDS - started)) -ge 240 ]; then
+      # mongosh's own words on the last attempt, the password masked wherever it appears in them.
+      answer=${answer//"$MONGO_INITDB_ROOT_PASSWORD"/<the root password>}
+      fail "the temporary FerretDB did not answer a ping within 240 s; mongosh's last answer: $(tail -n 3 <<<"$answer")"
+    fi
     sleep 1
   done
   note "the temporary FerretDB answered after $((SECONDS - started)) s"
