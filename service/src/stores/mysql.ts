@@ -413,18 +413,20 @@ export class MysqlStore implements Store {
             broken = true;
           reject(error);
         };
-        // mysql2 times a statement's execution only, not its PREPARE on a connection new to it: this covers both.
+        // The one timer of a statement. mysql2's own `timeout` times the execution only, not its PREPARE on a
+        // connection new to it, and answers just as this does (a PROTOCOL_SEQUENCE_TIMEOUT, the connection left
+        // open): a second timer on every statement for nothing, so it is not set.
         const late = setTimeout(
           () =>
             done(
               Object.assign(new Error(`no answer within ${timeout} ms`), { code: 'PROTOCOL_SEQUENCE_TIMEOUT' }),
               null,
             ),
-          timeout + 10,
+          timeout,
         );
         // Statements with parameters are prepared once per connection; transaction control cannot be.
-        if (values) connection.execute({ sql, values, timeout }, done);
-        else connection.query({ sql, timeout }, done);
+        if (values) connection.execute({ sql, values }, done);
+        else connection.query({ sql }, done);
       });
     try {
       return await work(run);
