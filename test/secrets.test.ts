@@ -58,3 +58,35 @@ test('no tracked file holds a literal secret (test fixtures aside), and the stac
     );
   }
 });
+
+/** A database client given its password as the next word after `-p` or `--password`: a leading "-" reads as an option. */
+const PASSWORD_AS_NEXT_WORD = /\b(?:mongosh|mysql\w*|mariadb\w*)\b.*(?:\s-p|\s--password)\s+\\?["']?\$/;
+
+test('every login on a command line passes its password as --password=, so one that starts with "-" is still a password', () => {
+  for (const line of [
+    'mongosh -u root -p "$MONGO_INITDB_ROOT_PASSWORD"',
+    "mysql --password '$PW' app",
+    'mongosh -u app -p "$(cat)" app',
+    'test: ["CMD-SHELL", "mongosh -p \\"$$PW\\""]',
+  ])
+    assert.match(line, PASSWORD_AS_NEXT_WORD, `missed: ${line}`);
+  for (const line of [
+    'mongosh --password="$P"',
+    'MYSQL_PWD="$P" mysql -uapp',
+    'mkdir -p "$CACHE"',
+    'mysql -h db -P "$PORT"',
+  ])
+    assert.doesNotMatch(line, PASSWORD_AS_NEXT_WORD, `flagged: ${line}`);
+  const tracked = execFileSync('git', ['ls-files', '*.sh', '*.ts', '*.yaml', '*.md'], { cwd: REPO, encoding: 'utf8' })
+    .split('\n')
+    .filter((path) => path && path !== 'test/secrets.test.ts');
+  assert.ok(tracked.includes('test/node/images/mongo-entrypoint.sh'), 'the scan does not see the stand-ins');
+  // A command continued over lines with a backslash is read as one line.
+  const found = tracked.flatMap((path) =>
+    readFileSync(join(REPO, path), 'utf8')
+      .replace(/\\\n\s*/g, ' ')
+      .split('\n')
+      .flatMap((line) => (PASSWORD_AS_NEXT_WORD.test(line) ? [`${path}: ${line.trim()}`] : [])),
+  );
+  assert.deepEqual(found, []);
+});
