@@ -1,9 +1,9 @@
 /**
  * `npm run bench`: the compiled service (MySQL, logging at info, metrics and validation on, the pods'
  * Node.js settings) against the framework-free baseline, loaded by wrk in its own process. Service,
- * baseline and the service without its request log line take turns over several rounds; medians,
- * spreads, each side's memory and each target's verdict are printed. Both run as bundles (esbuild), as
- * the image runs the service: no loader in either process.
+ * baseline, the service without its request log line and Fastify alone over the same store take turns
+ * over several rounds; medians, spreads, each side's memory and each target's verdict are printed. All
+ * run as bundles (esbuild), as the image runs the service: no loader in any process.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -35,18 +35,24 @@ const TARGETS = { ratio: 0.9, peakRssRatio: 1.05, startToReadyMs: 600 };
 const REQUEST_MIB = Number(/^(\d+)Mi$/.exec(WEB_RESOURCES.requests.memory)?.[1]);
 
 const work = mkdtempSync(join(tmpdir(), 'two-tier-bench-'));
-// The baseline bundled as the service is (service/package.json's build): a loader such as tsx would add
-// its own thread and some 25 MiB to the floor's memory.
-const baselineBundle = join(work, 'baseline.js');
-buildSync({
-  entryPoints: [join(__dirname, 'baseline.ts')],
-  bundle: true,
-  platform: 'node',
-  target: 'node26',
-  outfile: baselineBundle,
-  minifyWhitespace: true,
-  logLevel: 'warning',
-});
+/**
+ * A side bundled as the service is (service/package.json's build): a loader such as tsx would add its
+ * own thread and some 25 MiB to the floor's memory.
+ */
+function bundle(name: string): string {
+  const outfile = join(work, `${name}.js`);
+  buildSync({
+    entryPoints: [join(__dirname, `${name}.ts`)],
+    bundle: true,
+    platform: 'node',
+    target: 'node26',
+    external: ['mongodb'],
+    outfile,
+    minifyWhitespace: true,
+    logLevel: 'warning',
+  });
+  return outfile;
+}
 const postScript = join(work, 'post.lua');
 writeFileSync(
   postScript,
@@ -158,7 +164,7 @@ const describeMemory = (m: Memory) =>
   `peak RSS ${fixed(m.peak, 1)} MiB; at the end ${fixed(m.rss, 1)} MiB, of it ${fixed(m.anonymous, 1)} MiB anonymous and ${fixed(m.rss - m.anonymous, 1)} MiB mapped from files; ${m.threads} threads`;
 
 interface Side {
-  name: 'service' | 'baseline' | 'unlogged';
+  name: 'service' | 'baseline' | 'unlogged' | 'framework';
   port: number;
   args: string[];
   /** The path that answers 200 once the side can take the load. */
@@ -174,13 +180,15 @@ const SERVICE: Side = {
   ready: '/ready',
   env: COMPILE_CACHE,
 };
-const BASELINE: Side = { name: 'baseline', port: 5101, args: [baselineBundle], ready: '/messages' };
+const BASELINE: Side = { name: 'baseline', port: 5101, args: [bundle('baseline')], ready: '/messages' };
 /**
  * Not a target: the same service with its one log line per request turned off (LOG_LEVEL=warn), run in
  * the same rounds, so every run shows what that line costs against the baseline.
  */
 const UNLOGGED: Side = { ...SERVICE, name: 'unlogged', port: 5102, env: { ...COMPILE_CACHE, LOG_LEVEL: 'warn' } };
-const SIDES = [SERVICE, BASELINE, UNLOGGED];
+/** Not a target: Fastify over the service's store with none of its plugins (bench/framework.ts). */
+const FRAMEWORK: Side = { name: 'framework', port: 5103, args: [bundle('framework')], ready: '/messages' };
+const SIDES = [SERVICE, BASELINE, UNLOGGED, FRAMEWORK];
 const fixed = (n: number, digits = 0) => n.toFixed(digits);
 
 interface Summary {
@@ -245,7 +253,7 @@ async function main(): Promise<void> {
       ['GET /messages (50 rows)', 'GET'],
       ['POST /messages', 'POST'],
     ] as const) {
-      const rounds: Record<Side['name'], Load[]> = { service: [], baseline: [], unlogged: [] };
+      const rounds: Record<Side['name'], Load[]> = { service: [], baseline: [], unlogged: [], framework: [] };
       if (method === 'GET') await resetTable(50);
       for (const side of SIDES) await load(`http://127.0.0.1:${side.port}/messages`, method, WARMUP_S);
       for (let round = 0; round < ROUNDS; round++) {
@@ -258,6 +266,7 @@ async function main(): Promise<void> {
       const s = summary(rounds.service);
       const b = summary(rounds.baseline);
       const u = summary(rounds.unlogged);
+      const f = summary(rounds.framework);
       const ratio = s.rate / b.rate;
       const roundRatios = rounds.service.map(
         (l, i) => l.requestsPerSecond / (rounds.baseline[i] as Load).requestsPerSecond,
@@ -271,6 +280,8 @@ async function main(): Promise<void> {
         `  ratio ${fixed(ratio, 3)} (rounds ${fixed(Math.min(...roundRatios), 2)}-${fixed(Math.max(...roundRatios), 2)}), target >= ${TARGETS.ratio} with no errors: ${verdict(met)}`,
         row('unlogged', u),
         `  not a target: the service without its request log line (LOG_LEVEL=warn) at ${fixed(u.rate / b.rate, 3)} of the baseline`,
+        row('framework', f),
+        `  not a target: Fastify alone over the same store at ${fixed(f.rate / b.rate, 3)} of the baseline, the service at ${fixed(s.rate / f.rate, 3)} of it`,
       );
     }
     memory = children.map((child) => memoryOf(child.pid as number));
@@ -279,7 +290,7 @@ async function main(): Promise<void> {
   }
 
   const ready = median(startsMs);
-  const [service, baseline] = memory as [Memory, Memory];
+  const [service, baseline, , framework] = memory as [Memory, Memory, Memory, Memory];
   const rssRatio = service.peak / baseline.peak;
   verdicts.push(rssRatio <= TARGETS.peakRssRatio, REQUEST_MIB >= service.peak, ready < TARGETS.startToReadyMs);
   console.log(`two-tier bench: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`);
@@ -290,6 +301,9 @@ async function main(): Promise<void> {
   console.log(lines.join('\n'));
   console.log(
     `\nmemory, after both loads:\n  service   ${describeMemory(service)}\n  baseline  ${describeMemory(baseline)}`,
+  );
+  console.log(
+    `  not a target: Fastify alone over the same store ${describeMemory(framework)}; its peak ${fixed(framework.peak / baseline.peak, 3)} of the baseline's`,
   );
   console.log(
     `  ratio of the peaks ${fixed(rssRatio, 3)}, target <= ${TARGETS.peakRssRatio}: ${verdict(rssRatio <= TARGETS.peakRssRatio)}`,
