@@ -20,7 +20,12 @@ async function main(): Promise<void> {
     return reply.code(201).send(created);
   });
   await app.listen({ port: Number(process.env.PORT ?? 5003), host: '127.0.0.1' });
-  process.on('SIGTERM', () => void app.close().then(() => store.close().then(() => process.exit(0))));
+  process.on('SIGTERM', () => {
+    void app
+      .close()
+      .then(() => store.close())
+      .then(() => process.exit(0));
+  });
 }
 
 main().catch((error) => {

@@ -189,6 +189,9 @@ const UNLOGGED: Side = { ...SERVICE, name: 'unlogged', port: 5102, env: { ...COM
 /** Not a target: Fastify over the service's store with none of its plugins (bench/framework.ts). */
 const FRAMEWORK: Side = { name: 'framework', port: 5103, args: [bundle('framework')], ready: '/messages' };
 const SIDES = [SERVICE, BASELINE, UNLOGGED, FRAMEWORK];
+/** One value for each side, by its name. */
+const bySide = <T>(value: (side: Side) => T) =>
+  Object.fromEntries(SIDES.map((side) => [side.name, value(side)])) as Record<Side['name'], T>;
 const fixed = (n: number, digits = 0) => n.toFixed(digits);
 
 interface Summary {
@@ -242,10 +245,10 @@ async function main(): Promise<void> {
     await stop(floor.child);
   }
 
-  const children = SIDES.map((side) => start(side.args, side.port, side.env).child);
+  const children = bySide((side) => start(side.args, side.port, side.env).child);
   const lines: string[] = [];
   const verdicts: boolean[] = [];
-  let memory: Memory[] = [];
+  let memory: Record<Side['name'], Memory> | undefined;
   // A run that fails part-way still stops its servers, so the next run finds their ports free.
   try {
     for (const side of SIDES) await waitFor(`http://127.0.0.1:${side.port}${side.ready}`, 200);
@@ -253,7 +256,7 @@ async function main(): Promise<void> {
       ['GET /messages (50 rows)', 'GET'],
       ['POST /messages', 'POST'],
     ] as const) {
-      const rounds: Record<Side['name'], Load[]> = { service: [], baseline: [], unlogged: [], framework: [] };
+      const rounds = bySide((): Load[] => []);
       if (method === 'GET') await resetTable(50);
       for (const side of SIDES) await load(`http://127.0.0.1:${side.port}/messages`, method, WARMUP_S);
       for (let round = 0; round < ROUNDS; round++) {
@@ -284,13 +287,13 @@ async function main(): Promise<void> {
         `  not a target: Fastify alone over the same store at ${fixed(f.rate / b.rate, 3)} of the baseline, the service at ${fixed(s.rate / f.rate, 3)} of it`,
       );
     }
-    memory = children.map((child) => memoryOf(child.pid as number));
+    memory = bySide((side) => memoryOf(children[side.name].pid as number));
   } finally {
-    await Promise.all(children.map(stop));
+    await Promise.all(Object.values(children).map(stop));
   }
 
   const ready = median(startsMs);
-  const [service, baseline, , framework] = memory as [Memory, Memory, Memory, Memory];
+  const { service, baseline, framework } = memory as Record<Side['name'], Memory>;
   const rssRatio = service.peak / baseline.peak;
   verdicts.push(rssRatio <= TARGETS.peakRssRatio, REQUEST_MIB >= service.peak, ready < TARGETS.startToReadyMs);
   console.log(`two-tier bench: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`);
