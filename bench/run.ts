@@ -6,7 +6,7 @@
  * run as bundles (esbuild), as the image runs the service: no loader in any process.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
@@ -14,6 +14,7 @@ import mysql from 'mysql2/promise';
 import { WEB_NODE_OPTIONS, WEB_RESOURCES } from '../infra/web-tier';
 import { UNTHROTTLED } from '../test/support/server-process';
 import { MYSQL, mysqlEnv } from '../test/support/stores';
+import { cpuTimeMs, type Memory, machineTicks, memoryOf, stealShare } from './proc';
 import { type Load, wrk } from './wrk';
 
 const REPO = join(__dirname, '..');
@@ -61,6 +62,26 @@ writeFileSync(
 
 function load(url: string, method: 'GET' | 'POST', seconds: number, signal?: AbortSignal): Promise<Load> {
   return wrk(url, { connections: CONNECTIONS, seconds, script: method === 'POST' ? postScript : undefined, signal });
+}
+
+/**
+ * One side's load in a round: wrk's figures, the CPU time the side's process spent per request, and the
+ * share of the machine's CPU time the hypervisor took meanwhile.
+ */
+interface Round extends Load {
+  cpuUsPerRequest: number;
+  steal: number;
+}
+
+async function measuredLoad(pid: number, url: string, method: 'GET' | 'POST'): Promise<Round> {
+  const cpuBefore = cpuTimeMs(pid);
+  const ticksBefore = machineTicks();
+  const result = await load(url, method, DURATION_S);
+  return {
+    ...result,
+    cpuUsPerRequest: ((cpuTimeMs(pid) - cpuBefore) * 1000) / result.requests,
+    steal: stealShare(ticksBefore, machineTicks()),
+  };
 }
 
 function median(values: number[]): number {
@@ -139,27 +160,6 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-/** A process's memory as the kernel counts it: peak and current RSS, the anonymous part, threads. */
-interface Memory {
-  peak: number;
-  rss: number;
-  anonymous: number;
-  threads: number;
-}
-
-function memoryOf(pid: number): Memory {
-  const kib = (text: string, field: string) =>
-    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1]) / 1024;
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  return {
-    peak: kib(status, 'VmHWM'),
-    rss: kib(rollup, 'Rss'),
-    anonymous: kib(rollup, 'Anonymous'),
-    threads: readdirSync(`/proc/${pid}/task`).length,
-  };
-}
-
 const describeMemory = (m: Memory) =>
   `peak RSS ${fixed(m.peak, 1)} MiB; at the end ${fixed(m.rss, 1)} MiB, of it ${fixed(m.anonymous, 1)} MiB anonymous and ${fixed(m.rss - m.anonymous, 1)} MiB mapped from files; ${m.threads} threads`;
 
@@ -201,10 +201,11 @@ interface Summary {
   p50: number;
   p99: number;
   errors: number;
+  cpuUsPerRequest: number;
 }
 
 /** Medians over the rounds, with the range of the throughput. */
-function summary(loads: Load[]): Summary {
+function summary(loads: Round[]): Summary {
   const rates = loads.map((l) => l.requestsPerSecond);
   return {
     rate: median(rates),
@@ -213,11 +214,12 @@ function summary(loads: Load[]): Summary {
     p50: median(loads.map((l) => l.p50)),
     p99: median(loads.map((l) => l.p99)),
     errors: loads.reduce((sum, l) => sum + l.errors, 0),
+    cpuUsPerRequest: median(loads.map((l) => l.cpuUsPerRequest)),
   };
 }
 
 const row = (who: string, x: Summary) =>
-  `  ${who}  ${fixed(x.rate).padStart(6)} req/s (${fixed(x.min)}-${fixed(x.max)})  p50 ${fixed(x.p50, 2)} ms  p99 ${fixed(x.p99, 2)} ms  errors ${x.errors}`;
+  `  ${who}  ${fixed(x.rate).padStart(6)} req/s (${fixed(x.min)}-${fixed(x.max)})  p50 ${fixed(x.p50, 2)} ms  p99 ${fixed(x.p99, 2)} ms  errors ${x.errors}  CPU ${fixed(x.cpuUsPerRequest, 1)} us/request`;
 const verdict = (met: boolean) => (met ? 'met' : 'NOT MET');
 
 async function main(): Promise<void> {
@@ -256,14 +258,15 @@ async function main(): Promise<void> {
       ['GET /messages (50 rows)', 'GET'],
       ['POST /messages', 'POST'],
     ] as const) {
-      const rounds = bySide((): Load[] => []);
+      const rounds = bySide((): Round[] => []);
       if (method === 'GET') await resetTable(50);
       for (const side of SIDES) await load(`http://127.0.0.1:${side.port}/messages`, method, WARMUP_S);
       for (let round = 0; round < ROUNDS; round++) {
         // Each round starts with another side, so none always runs first or last.
         for (const side of [...SIDES.slice(round % SIDES.length), ...SIDES.slice(0, round % SIDES.length)]) {
           if (method === 'GET') await resetTable(50);
-          rounds[side.name].push(await load(`http://127.0.0.1:${side.port}/messages`, method, DURATION_S));
+          const pid = children[side.name].pid as number;
+          rounds[side.name].push(await measuredLoad(pid, `http://127.0.0.1:${side.port}/messages`, method));
         }
       }
       const s = summary(rounds.service);
@@ -274,6 +277,7 @@ async function main(): Promise<void> {
       const roundRatios = rounds.service.map(
         (l, i) => l.requestsPerSecond / (rounds.baseline[i] as Load).requestsPerSecond,
       );
+      const steal = Object.values(rounds).flatMap((sideRounds) => sideRounds.map((r) => r.steal * 100));
       const met = ratio >= TARGETS.ratio && s.errors === 0;
       verdicts.push(met);
       lines.push(
@@ -285,6 +289,8 @@ async function main(): Promise<void> {
         `  not a target: the service without its request log line (LOG_LEVEL=warn) at ${fixed(u.rate / b.rate, 3)} of the baseline`,
         row('framework', f),
         `  not a target: Fastify alone over the same store at ${fixed(f.rate / b.rate, 3)} of the baseline, the service at ${fixed(s.rate / f.rate, 3)} of it`,
+        `  not a target: CPU time per request, the service ${fixed(s.cpuUsPerRequest / b.cpuUsPerRequest, 3)} times the baseline's (unlogged ${fixed(u.cpuUsPerRequest / b.cpuUsPerRequest, 3)}, framework ${fixed(f.cpuUsPerRequest / b.cpuUsPerRequest, 3)})`,
+        `  the hypervisor took ${fixed(median(steal), 1)}% of the machine's CPU time in the median load (${fixed(Math.min(...steal), 1)}-${fixed(Math.max(...steal), 1)}%)`,
       );
     }
     memory = bySide((side) => memoryOf(children[side.name].pid as number));

@@ -4,6 +4,8 @@ import { promisify } from 'node:util';
 /** What one wrk run measured. */
 export interface Load {
   requestsPerSecond: number;
+  /** Requests answered in all. */
+  requests: number;
   /** Latency percentiles, ms. */
   p50: number;
   p99: number;
@@ -40,11 +42,12 @@ export async function wrk(
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
   const result = {
     requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]),
+    requests: Number(/(\d+) requests in /.exec(stdout)?.[1]),
     p50: percentile(50),
     p99: percentile(99),
     errors: non2xx + socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0),
   };
-  if (!Number.isFinite(result.requestsPerSecond + result.p50 + result.p99))
+  if (!Number.isFinite(result.requestsPerSecond + result.requests + result.p50 + result.p99))
     throw new Error(`unreadable wrk output:\n${stdout}`);
   return result;
 }
