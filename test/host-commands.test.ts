@@ -9,7 +9,22 @@ import { REPO } from './support/server-process';
 // scripts/host-packages.sh's table, which `.ci/run` installs from.
 const BASE_IMAGE = new Set([
   ...['apt-get', 'awk', 'basename', 'bash', 'cat', 'chmod', 'chown', 'chroot', 'cp', 'curl', 'cut', 'date'],
-  ...['dirname', 'dpkg-query', 'env', 'find', 'gcc', 'git', 'go', 'grep', 'gzip', 'head', 'id', 'install', 'ip'],
+  ...[
+    'dirname',
+    'dpkg-query',
+    'env',
+    'find',
+    'gcc',
+    'getconf',
+    'git',
+    'go',
+    'grep',
+    'gzip',
+    'head',
+    'id',
+    'install',
+    'ip',
+  ],
   ...[
     'kill',
     'ln',
