@@ -16,7 +16,8 @@ test("this process's CPU time grows with the work it does, as Node.js counts it"
   const usage = process.cpuUsage();
   let x = 0;
   while (process.cpuUsage(usage).user < 300_000) x += Math.sqrt(x + 1);
-  const spentMs = (process.cpuUsage(usage).user + process.cpuUsage(usage).system) / 1000;
+  const spent = process.cpuUsage(usage);
+  const spentMs = (spent.user + spent.system) / 1000;
   const counted = cpuTimeMs(process.pid) - before;
   // Whole ticks of 10 ms, and the test runner's own threads beside this loop.
   assert.ok(counted >= spentMs - 20, `counted ${counted} ms of the ${spentMs} ms spent`);
