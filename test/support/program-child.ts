@@ -44,6 +44,13 @@ const mocks: pulumi.runtime.Mocks = {
   },
 };
 
+/** The parts of the monitor's alias message read here: an alias is a URN or a spec (name, parent). */
+interface AliasRequest {
+  hasSpec(): boolean;
+  getSpec(): { getName(): string; getParenturn(): string };
+  getUrn(): string;
+}
+
 /** The mock monitor, also keeping what `MockResourceArgs` leaves out: parent, dependencies, protection. */
 class RecordingMonitor extends MockMonitor {
   // biome-ignore lint/suspicious/noExplicitAny: the monitor's gRPC request and callback are untyped here.
@@ -61,10 +68,9 @@ class RecordingMonitor extends MockMonitor {
         // The mock monitor takes aliases as URNs; a monitor that takes alias specs gets those instead.
         record.aliases = [
           ...request.getAliasurnsList().map((urn: string) => ({ urn })),
-          // biome-ignore lint/suspicious/noExplicitAny: alias protos are untyped here.
           ...request
             .getAliasesList()
-            .map((alias: any) =>
+            .map((alias: AliasRequest) =>
               alias.hasSpec()
                 ? { name: alias.getSpec().getName(), parentUrn: alias.getSpec().getParenturn() }
                 : { urn: alias.getUrn() },
