@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
+import type { Alias } from '@pulumi/pulumi/proto/alias_pb';
 import { MockMonitor } from '@pulumi/pulumi/runtime/mocks';
 import * as settings from '@pulumi/pulumi/runtime/settings';
 import { stackConfig } from '../../infra/stack-config';
@@ -44,13 +45,6 @@ const mocks: pulumi.runtime.Mocks = {
   },
 };
 
-/** The parts of the monitor's alias message read here: an alias is a URN or a spec (name, parent). */
-interface AliasRequest {
-  hasSpec(): boolean;
-  getSpec(): { getName(): string; getParenturn(): string };
-  getUrn(): string;
-}
-
 /** The mock monitor, also keeping what `MockResourceArgs` leaves out: parent, dependencies, protection. */
 class RecordingMonitor extends MockMonitor {
   // biome-ignore lint/suspicious/noExplicitAny: the monitor's gRPC request and callback are untyped here.
@@ -68,13 +62,10 @@ class RecordingMonitor extends MockMonitor {
         // The mock monitor takes aliases as URNs; a monitor that takes alias specs gets those instead.
         record.aliases = [
           ...request.getAliasurnsList().map((urn: string) => ({ urn })),
-          ...request
-            .getAliasesList()
-            .map((alias: AliasRequest) =>
-              alias.hasSpec()
-                ? { name: alias.getSpec().getName(), parentUrn: alias.getSpec().getParenturn() }
-                : { urn: alias.getUrn() },
-            ),
+          ...request.getAliasesList().map((alias: Alias) => {
+            const spec = alias.getSpec();
+            return spec ? { name: spec.getName(), parentUrn: spec.getParenturn() } : { urn: alias.getUrn() };
+          }),
         ];
       }
       callback(error, response);
